@@ -1,0 +1,257 @@
+"""Sparse symmetric positive-definite linear systems, including grid Poisson problems."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from ._validation import (
+    InvalidProblemError,
+    InvalidSolutionError,
+    as_float_array,
+    as_sparse_square,
+    check_symmetric,
+)
+from .base import Problem, file_extension
+from .npz import load_npz, pack_matrix, require, save_npz, unpack_matrix
+
+
+@dataclass
+class Grid:
+    """Geometry of a grid Poisson system: ``mask`` True for fluid cells (the unknowns),
+    ``index`` maps a cell to its unknown (-1 for solid cells), ``coeff`` the cell
+    coefficients (None for the constant-coefficient Laplacian)."""
+
+    shape: tuple[int, ...]
+    mask: np.ndarray
+    index: np.ndarray
+    coeff: np.ndarray | None = None
+
+    def to_grid(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """Scatter a vector of unknowns onto the grid (solid cells get ``fill``)."""
+        out = np.full(self.shape, fill, dtype=np.asarray(x).dtype)
+        out[self.mask] = x
+        return out
+
+    def from_grid(self, field: np.ndarray) -> np.ndarray:
+        return np.asarray(field)[self.mask]
+
+
+class LinearSystem(Problem):
+    """Solve A x = b with A sparse symmetric positive definite.
+
+    Construction checks shape, finiteness, symmetry and a positive diagonal (necessary for
+    SPD and cheap); full definiteness is detected by the solvers, which then report an
+    error status. ``objective(x)`` is the relative residual ||b - A x|| / ||b||.
+    """
+
+    extensions: ClassVar[tuple[str, ...]] = (".mtx", ".npz")
+    kind: ClassVar[str] = "linear"
+
+    def __init__(self, A: Any, b: Any, *, grid: Grid | None = None, check_spd: bool = True):
+        self.A = as_sparse_square(A, "A")
+        n = self.A.shape[0]
+        self.b = as_float_array(b, "b").ravel()
+        if self.b.size != n:
+            raise InvalidProblemError(f"b has {self.b.size} entries but A is {n} x {n}")
+        if check_spd:
+            check_symmetric(self.A, "A", rtol=1e-10)
+            diag = self.A.diagonal()
+            if np.any(diag <= 0):
+                raise InvalidProblemError(
+                    f"A is not positive definite: {int(np.sum(diag <= 0))} diagonal entries are <= 0"
+                )
+        self.grid = grid
+
+    @property
+    def size(self) -> int:
+        return self.A.shape[0]
+
+    def objective(self, solution: Any) -> float:
+        try:
+            x = np.asarray(solution, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            raise InvalidSolutionError("x must be a numeric vector")
+        if x.size != self.size:
+            raise InvalidSolutionError(f"x has {x.size} entries, expected {self.size}")
+        bnorm = np.linalg.norm(self.b)
+        r = self.b - self.A @ x
+        return float(np.linalg.norm(r) / (bnorm if bnorm > 0 else 1.0))
+
+    # ------------------------------------------------------------------ Poisson
+    @classmethod
+    def poisson(
+        cls,
+        shape: tuple[int, ...],
+        mask: Any = None,
+        rhs: Any = None,
+        *,
+        coeff: Any = None,
+        remove_pockets: bool = True,
+        seed: int = 0,
+    ) -> LinearSystem:
+        """Finite-volume Poisson matrix -div(k grad p) on a 2-D or 3-D grid (5/7-point).
+
+        ``mask`` (grid shape, True = fluid cell = unknown; default all fluid): solid cells are
+        removed and act as Neumann walls (no flux). The outer border of the grid is a
+        Dirichlet boundary (p = 0 outside). ``coeff`` > 0 per cell gives variable
+        coefficients (face value: harmonic mean). Fluid pockets not connected to the border
+        make A singular; ``remove_pockets`` turns them solid. ``rhs`` is a vector over fluid
+        cells or a full grid field; default: a random divergence-like field (seeded).
+        """
+        shape = tuple(int(s) for s in shape)
+        if len(shape) not in (2, 3) or min(shape) < 1:
+            raise InvalidProblemError(f"shape must be 2-D or 3-D with positive sizes, got {shape}")
+        if int(np.prod(shape)) > 50_000_000:
+            raise InvalidProblemError(f"grid {shape} is too large")
+        if mask is None:
+            mask = np.ones(shape, dtype=bool)
+        mask = np.asarray(mask, dtype=bool).copy()
+        if mask.shape != shape:
+            raise InvalidProblemError(f"mask has shape {mask.shape}, grid is {shape}")
+        k = None
+        if coeff is not None:
+            k = as_float_array(coeff, "coeff")
+            if k.shape != shape:
+                raise InvalidProblemError(f"coeff has shape {k.shape}, grid is {shape}")
+            if np.any(k <= 0):
+                raise InvalidProblemError("coeff must be > 0 everywhere")
+        if remove_pockets:
+            mask = _drop_pockets(mask)
+        if not mask.any():
+            raise InvalidProblemError("the grid has no fluid cell connected to the boundary")
+        A, index = _assemble(shape, mask, k)
+        grid = Grid(shape, mask, index, k)
+        n = A.shape[0]
+        if rhs is None:
+            rng = np.random.default_rng(seed)
+            b = rng.standard_normal(n)
+        else:
+            r = np.asarray(rhs, dtype=np.float64)
+            if r.shape == shape:
+                b = r[mask]
+            elif r.size == n:
+                b = r.ravel()
+            else:
+                raise InvalidProblemError(
+                    f"rhs must have the grid shape {shape} or one entry per fluid cell ({n})"
+                )
+        return cls(A, b, grid=grid, check_spd=False)
+
+    # ------------------------------------------------------------------ files
+    @classmethod
+    def _read(cls, path: Path) -> LinearSystem:
+        if file_extension(path) == ".mtx":
+            import scipy.io
+
+            A = scipy.io.mmread(str(path))
+            rhs_path = path.with_name(path.name[: -len(".mtx")] + "_b.mtx")
+            if rhs_path.exists():
+                rhs = scipy.io.mmread(str(rhs_path))
+                b = np.asarray(rhs.todense() if sp.issparse(rhs) else rhs).ravel()
+            else:
+                A = sp.csr_matrix(A)
+                b = A @ np.ones(A.shape[0])
+            return cls(A, b)
+        data = load_npz(path)
+        if "mask" in data:
+            require(data, "mask")
+            return cls.poisson(tuple(data["mask"].shape), data["mask"], data.get("rhs"),
+                               coeff=data.get("coeff"))
+        require(data, "b")
+        return cls(unpack_matrix(data, "A"), data["b"])
+
+    def _write(self, path: Path) -> None:
+        if file_extension(path) == ".mtx":
+            import scipy.io
+
+            scipy.io.mmwrite(str(path), self.A, symmetry="symmetric")
+            rhs_path = path.with_name(path.name[: -len(".mtx")] + "_b.mtx")
+            scipy.io.mmwrite(str(rhs_path), self.b.reshape(-1, 1))
+            return
+        if self.grid is not None:
+            extra = {} if self.grid.coeff is None else {"coeff": self.grid.coeff}
+            save_npz(path, "linear", mask=self.grid.mask, rhs=self.b, **extra)
+        else:
+            save_npz(path, "linear", b=self.b, **pack_matrix("A", self.A))
+
+
+def _neighbour_pairs(shape: tuple[int, ...], axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices of cell pairs adjacent along ``axis``."""
+    ids = np.arange(int(np.prod(shape))).reshape(shape)
+    lo = [slice(None)] * len(shape)
+    hi = [slice(None)] * len(shape)
+    lo[axis] = slice(0, -1)
+    hi[axis] = slice(1, None)
+    return ids[tuple(lo)].ravel(), ids[tuple(hi)].ravel()
+
+
+def _drop_pockets(mask: np.ndarray) -> np.ndarray:
+    """Turn solid every fluid component that touches no grid border (it would be singular)."""
+    shape = mask.shape
+    flat = mask.ravel()
+    rows, cols = [], []
+    for axis in range(len(shape)):
+        i, j = _neighbour_pairs(shape, axis)
+        keep = flat[i] & flat[j]
+        rows.append(i[keep])
+        cols.append(j[keep])
+    N = flat.size
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    G = sp.coo_matrix((np.ones(r.size), (r, c)), shape=(N, N))
+    _, labels = connected_components(G, directed=False)
+    border = np.zeros(shape, dtype=bool)
+    for axis in range(len(shape)):
+        sl = [slice(None)] * len(shape)
+        sl[axis] = 0
+        border[tuple(sl)] = True
+        sl[axis] = -1
+        border[tuple(sl)] = True
+    good = np.unique(labels[(border & mask).ravel()])
+    keep = np.isin(labels, good) & flat
+    return keep.reshape(shape)
+
+
+def _assemble(shape: tuple[int, ...], mask: np.ndarray, k: np.ndarray | None):
+    """Assemble the finite-volume matrix over fluid cells (design.md §7)."""
+    flat = mask.ravel()
+    N = flat.size
+    index = np.full(N, -1, dtype=np.int64)
+    index[flat] = np.arange(int(flat.sum()))
+    kf = None if k is None else k.ravel()
+    n = int(flat.sum())
+    diag = np.zeros(n)
+    rows, cols, vals = [], [], []
+    for axis in range(len(shape)):
+        i, j = _neighbour_pairs(shape, axis)
+        both = flat[i] & flat[j]
+        i, j = i[both], j[both]
+        w = np.ones(i.size) if kf is None else 2.0 * kf[i] * kf[j] / (kf[i] + kf[j])
+        a, b = index[i], index[j]
+        rows += [a, b]
+        cols += [b, a]
+        vals += [-w, -w]
+        np.add.at(diag, a, w)
+        np.add.at(diag, b, w)
+        # Dirichlet faces on the grid border (two-point flux to a ghost value 0)
+        cells = np.arange(N).reshape(shape)
+        for end in (0, -1):
+            sl = [slice(None)] * len(shape)
+            sl[axis] = end
+            border = cells[tuple(sl)].ravel()
+            border = border[flat[border]]
+            wb = np.ones(border.size) if kf is None else kf[border]
+            np.add.at(diag, index[border], wb)
+    rows.append(np.arange(n))
+    cols.append(np.arange(n))
+    vals.append(diag)
+    A = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    )
+    return A, index.reshape(shape)
