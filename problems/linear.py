@@ -17,7 +17,7 @@ from ._validation import (
     as_sparse_square,
     check_symmetric,
 )
-from .base import Problem, file_extension
+from .base import Problem, atomic_path, file_extension
 from .npz import load_npz, pack_matrix, require, save_npz, unpack_matrix
 
 
@@ -166,14 +166,20 @@ class LinearSystem(Problem):
         require(data, "b")
         return cls(unpack_matrix(data, "A"), data["b"])
 
-    def _write(self, path: Path) -> None:
-        if file_extension(path) == ".mtx":
-            import scipy.io
+    def to_file(self, path: str | Path) -> None:
+        """Write ``.npz``, or Matrix Market ``name.mtx`` plus the right-hand side ``name_b.mtx``."""
+        path = Path(path)
+        if file_extension(path) != ".mtx":
+            return super().to_file(path)
+        import scipy.io
 
-            scipy.io.mmwrite(str(path), self.A, symmetry="symmetric")
-            rhs_path = path.with_name(path.name[: -len(".mtx")] + "_b.mtx")
-            scipy.io.mmwrite(str(rhs_path), self.b.reshape(-1, 1))
-            return
+        rhs_path = path.with_name(path.name[: -len(".mtx")] + "_b.mtx")
+        with atomic_path(rhs_path) as tmp:
+            scipy.io.mmwrite(str(tmp), self.b.reshape(-1, 1))
+        with atomic_path(path) as tmp:
+            scipy.io.mmwrite(str(tmp), self.A, symmetry="symmetric")
+
+    def _write(self, path: Path) -> None:
         if self.grid is not None:
             extra = {} if self.grid.coeff is None else {"coeff": self.grid.coeff}
             save_npz(path, "linear", mask=self.grid.mask, rhs=self.b, **extra)
