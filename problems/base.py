@@ -50,9 +50,10 @@ class Problem:
         except InvalidProblemError as exc:
             msg = str(exc)
             raise InvalidProblemError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
-        except (ValueError, KeyError, IndexError, TypeError, OSError, EOFError,
-                UnicodeDecodeError, OverflowError, MemoryError, AssertionError) as exc:
-            raise InvalidProblemError(f"{path}: malformed {cls.__name__} file ({exc})") from None
+        except Exception as exc:  # any parser failure is the file's fault, reported as such
+            raise InvalidProblemError(
+                f"{path}: malformed {cls.__name__} file ({type(exc).__name__}: {exc})"
+            ) from None
 
     def to_file(self, path: str | os.PathLike) -> None:
         """Write this instance to ``path`` atomically (temporary file, then rename)."""
