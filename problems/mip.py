@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from ._subprocess_guard import survives_in_child
 from ._validation import InvalidProblemError, InvalidSolutionError
 from .base import Problem, file_extension
 
@@ -61,6 +62,9 @@ class MIP(Problem):
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(self._source)
+            if not self.__dict__.get("_checked_native"):
+                survives_in_child(lambda: _read_quietly(tmp), "reading the model")
+                self._checked_native = True
             model = Model()
             if quiet:
                 model.hideOutput()
@@ -147,6 +151,14 @@ class MIP(Problem):
             return bool(model.checkSol(sol))
         finite_rhs = np.abs(self.data.rhs[np.isfinite(self.data.rhs)])
         return self.violation(solution) <= tol * max(1.0, float(np.max(finite_rhs, initial=1.0)))
+
+
+def _read_quietly(path: str) -> None:
+    from pyscipopt import Model
+
+    model = Model()
+    model.hideOutput()
+    model.readProblem(path)
 
 
 def _extract(model: Any) -> MIPData:

@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="write a random instance file")
     p.add_argument("kind", help="tsp, cvrp, ot, poisson, dag, lasso, least-squares, logistic, "
                                 "l1-logistic, softmax, label-propagation")
-    p.add_argument("--size", "-n", type=int, required=True, help="instance size (nodes, points, grid side...)")
+    p.add_argument("--size", "-n", type=int, required=True,
+                   help="instance size (nodes, points, grid side...)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help="output file")
 

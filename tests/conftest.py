@@ -24,3 +24,14 @@ def instances_dir() -> Path:
 @pytest.fixture(scope="session")
 def expected() -> dict:
     return json.loads((INSTANCES / "expected.json").read_text())
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print how many bad inputs the reliability tests tried, per reader."""
+    try:
+        from .test_reliability import TRIED
+    except ImportError:
+        return
+    if TRIED:
+        line = ", ".join(f"{ext}: {n}" for ext, n in sorted(TRIED.items()))
+        terminalreporter.write_line(f"reliability: bad inputs tried per reader — {line}")
