@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import signal
+import threading
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
 
@@ -78,7 +81,8 @@ def solve(
     ctx = SolveContext(limit, callback, None if seed is None else int(seed))
     func = spec.load()
     try:
-        result = func(problem, ctx, **kwargs)
+        with _graceful_interrupt(ctx):
+            result = func(problem, ctx, **kwargs)
     except KeyboardInterrupt:
         result = ctx.result(status=Status.INTERRUPTED, message="interrupted before a solution was found")
     except (np.linalg.LinAlgError, FloatingPointError) as exc:
@@ -89,6 +93,31 @@ def solve(
         result.runtime = ctx.elapsed()
     _guard_nan(result)
     return result
+
+
+@contextlib.contextmanager
+def _graceful_interrupt(ctx: SolveContext) -> Iterator[None]:
+    """Turn the first Ctrl-C into ``ctx.interrupted`` so the solver's loop stops at its next
+    check and returns its best solution; a second Ctrl-C raises ``KeyboardInterrupt``."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if ctx.interrupted:
+            raise KeyboardInterrupt
+        ctx.interrupted = True
+        logger.warning("interrupt received: stopping at the next iteration (Ctrl-C again to abort)")
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not allowed here (embedded interpreter)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _guard_nan(result: Result) -> None:

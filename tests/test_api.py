@@ -153,3 +153,21 @@ def test_solve_many_in_order_with_failures_reported(tmp_path):
         np.testing.assert_allclose(s.solution, p.solution)
     assert pooled[3].status.has_solution
     assert pooled[4].status == Status.ERROR and "bad.tsp" in pooled[4].message
+
+
+def test_ctrl_c_returns_best_solution_with_status_interrupted():
+    import os
+    import signal
+    import threading
+
+    problem = LinearSystem.poisson((400, 400))
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        result = solve(problem, "cg", tol=1e-14, time_limit=20)
+    finally:
+        timer.cancel()
+    assert result.status == Status.INTERRUPTED
+    assert result.solution is not None and result.iterations > 0
+    assert result.runtime < 5
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
