@@ -1,0 +1,167 @@
+"""Limits and determinism across every registered method.
+
+For each method: a warm-up solve on a tiny instance (numba compiles, models load), then a
+solve of an instance that would run far longer than the limit: the wall-clock time limit is
+honoured within 10 % + 1 s and a usable (finite) solution comes back. Randomized methods
+give the same answer twice with the same seed.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from problems import (
+    CVRP,
+    MIP,
+    TSP,
+    DAGLearning,
+    L1LogisticRegression,
+    LabelPropagation,
+    Lasso,
+    LeastSquares,
+    LinearSystem,
+    LogisticRegression,
+    OptimalTransport,
+    SoftmaxRegression,
+)
+from solvers import Status, solve
+from solvers.registry import registry
+
+LIMIT = 1.0
+#: methods that run to completion by design (no loop to stop): excluded from the limit test
+UNINTERRUPTIBLE = {"direct", "exhaustive"}
+
+
+def _knapsack(n: int, m: int, seed: int) -> MIP:
+    from pyscipopt import Model, quicksum
+
+    rng = np.random.default_rng(seed)
+    model = Model("mkp")
+    x = [model.addVar(f"x{i}", vtype="B") for i in range(n)]
+    w = rng.integers(20, 100, size=(m, n))
+    for k in range(m):
+        model.addCons(quicksum(int(w[k, i]) * x[i] for i in range(n)) <= int(w[k].sum() // 4))
+    value = w.sum(0) // m + rng.integers(0, 10, size=n)
+    model.setObjective(quicksum(int(value[i]) * x[i] for i in range(n)), "maximize")
+    return MIP.from_model(model, name=f"mkp{n}x{m}")
+
+
+def _design(n: int, p: int, seed: int):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((n, p))
+    return A, rng
+
+
+def tiny(kind: str):
+    """A small instance of each problem type (for warm-up and determinism)."""
+    A, rng = _design(40, 10, 0)
+    y = np.where(A @ rng.standard_normal(10) + rng.standard_normal(40) > 0, 1.0, -1.0)
+    return {
+        "TSP": lambda: TSP.random(30, seed=1),
+        "CVRP": lambda: CVRP.random(20, seed=1),
+        "MIP": lambda: _knapsack(30, 3, 0),
+        "OptimalTransport": lambda: OptimalTransport.random(20, seed=0, reg=0.05),
+        "DAGLearning": lambda: DAGLearning.random(5, n=200, seed=0),
+        "LinearSystem": lambda: LinearSystem.poisson((16, 16)),
+        "LeastSquares": lambda: LeastSquares(A, rng.standard_normal(40)),
+        "LogisticRegression": lambda: LogisticRegression(A, y, l2=1.0),
+        "SoftmaxRegression": lambda: SoftmaxRegression(A, rng.integers(0, 3, 40), l2=1.0),
+        "LabelPropagation": lambda: LabelPropagation.lattice(8, n_labelled=4),
+        "Lasso": lambda: Lasso(A, rng.standard_normal(40), alpha=0.05),
+        "L1LogisticRegression": lambda: L1LogisticRegression(A, y, alpha=0.01),
+    }[kind]()
+
+
+def big(kind: str):
+    """An instance each method needs far more than LIMIT seconds to finish."""
+    return {
+        "TSP": lambda: TSP.random(3000, seed=2),
+        "CVRP": lambda: CVRP.random(1000, seed=2),
+        "MIP": lambda: _knapsack(400, 15, 1),
+        "OptimalTransport": lambda: OptimalTransport.random(1500, seed=1, reg=1e-4),
+        "DAGLearning": lambda: DAGLearning.random(40, n=500, seed=1, graph="SF", edges_per_node=4),
+        "LinearSystem": lambda: LinearSystem.poisson((700, 700)),
+        "LeastSquares": lambda: LeastSquares(*_ill_conditioned(3000, 4000)),
+        "LogisticRegression": lambda: LogisticRegression(*_labels(3000, 4000)),
+        "SoftmaxRegression": lambda: SoftmaxRegression(_design(3000, 1000, 3)[0],
+                                                       np.random.default_rng(3).integers(0, 20, 3000)),
+        "LabelPropagation": lambda: LabelPropagation.lattice(700, n_labelled=20),
+        "Lasso": lambda: Lasso(*_ill_conditioned(3000, 4000), alpha=1e-6),
+        "L1LogisticRegression": lambda: L1LogisticRegression(*_labels(3000, 4000), alpha=1e-7),
+    }[kind]()
+
+
+def _ill_conditioned(n: int, p: int):
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((n, p)) * (10.0 * rng.standard_normal(p))
+    return A, A @ rng.standard_normal(p) + rng.standard_normal(n)
+
+
+def _labels(n: int, p: int):
+    A, b = _ill_conditioned(n, p)
+    return A, np.where(b > np.median(b), 1.0, -1.0)
+
+
+def _methods():
+    out = []
+    for spec in registry().values():
+        if not spec.installed():
+            continue
+        for kind in spec.problems:
+            out.append(pytest.param(spec.name, kind, id=f"{spec.name}-{kind}"))
+    return out
+
+
+_WARM: set[tuple[str, str]] = set()
+
+
+def _warm_up(method: str, kind: str) -> None:
+    if (method, kind) not in _WARM:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                solve(tiny(kind), method, time_limit=30, seed=0)
+            except ValueError:
+                pass
+        _WARM.add((method, kind))
+
+
+@pytest.mark.parametrize("method, kind", _methods())
+def test_time_limit_is_honoured(method, kind):
+    if method in UNINTERRUPTIBLE:
+        pytest.skip(f"{method} runs to completion by design")
+    _warm_up(method, kind)
+    problem = big(kind)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            result = solve(problem, method, time_limit=LIMIT, seed=0)
+        except ValueError as exc:  # the method refuses this instance type/size up front
+            pytest.skip(f"{method} refuses the instance: {exc}")
+    assert result.runtime <= LIMIT * 1.1 + 1.0, result.summary()
+    if result.solution is not None:
+        sol = result.solution
+        values = sol.values() if isinstance(sol, dict) else [sol]
+        for v in values:
+            assert np.all(np.isfinite(np.asarray(v, dtype=float) if not isinstance(v, list)
+                                      else np.concatenate([np.ravel(r) for r in v] or [[0]])))
+    assert result.status != Status.ERROR, result.summary()
+
+
+@pytest.mark.parametrize("method, kind", [p for p in _methods()
+                                          if registry()[p.values[0]].randomized])
+def test_same_seed_same_answer(method, kind):
+    problem = tiny(kind)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = solve(problem, method, seed=7, time_limit=20)
+        b = solve(problem, method, seed=7, time_limit=20)
+    assert a.status == b.status
+    assert a.objective == b.objective
+    if isinstance(a.solution, np.ndarray):
+        np.testing.assert_array_equal(a.solution, b.solution)
+    else:
+        assert a.solution == b.solution or str(a.solution) == str(b.solution)
