@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,6 +41,27 @@ class Grid:
 
     def from_grid(self, field: np.ndarray) -> np.ndarray:
         return np.asarray(field)[self.mask]
+
+    def stencil(self, A: sp.spmatrix) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The matrix as grid arrays: ``diag`` (grid shape, 0 on solid cells) and, per axis,
+        the face weights ``w[axis]`` between a cell and its successor along that axis (shape
+        reduced by one along ``axis``; 0 where a face touches a solid cell), so that
+        ``(A x)_i = diag_i x_i - sum_faces w x_neighbour`` (the 5/7-point stencil)."""
+        diag = self.to_grid(sp.csr_matrix(A).diagonal())
+        weights = []
+        for axis in range(len(self.shape)):
+            lo = [slice(None)] * len(self.shape)
+            hi = [slice(None)] * len(self.shape)
+            lo[axis] = slice(0, -1)
+            hi[axis] = slice(1, None)
+            both = self.mask[tuple(lo)] & self.mask[tuple(hi)]
+            if self.coeff is None:
+                w = both.astype(np.float64)
+            else:
+                ki, kj = self.coeff[tuple(lo)], self.coeff[tuple(hi)]
+                w = np.where(both, 2.0 * ki * kj / (ki + kj), 0.0)
+            weights.append(w)
+        return diag, weights
 
 
 class LinearSystem(Problem):
@@ -94,15 +116,19 @@ class LinearSystem(Problem):
         coeff: Any = None,
         remove_pockets: bool = True,
         seed: int = 0,
+        neumann: Sequence[tuple[int, int]] = (),
     ) -> LinearSystem:
         """Finite-volume Poisson matrix -div(k grad p) on a 2-D or 3-D grid (5/7-point).
 
         ``mask`` (grid shape, True = fluid cell = unknown; default all fluid): solid cells are
         removed and act as Neumann walls (no flux). The outer border of the grid is a
-        Dirichlet boundary (p = 0 outside). ``coeff`` > 0 per cell gives variable
-        coefficients (face value: harmonic mean). Fluid pockets not connected to the border
-        make A singular; ``remove_pockets`` turns them solid. ``rhs`` is a vector over fluid
-        cells or a full grid field; default: a random divergence-like field (seeded).
+        Dirichlet boundary (p = 0 outside) except the faces listed in ``neumann`` as
+        ``(axis, side)`` pairs (side 0 = low end, 1 = high end), which are walls.
+        ``coeff`` > 0 per cell gives variable coefficients (face value: harmonic mean).
+        Fluid pockets not connected to a Dirichlet face make A singular; ``remove_pockets``
+        turns them solid. ``rhs`` is a vector over fluid cells, a full grid field,
+        ``"random"`` (the default: standard normal, seeded) or ``"divergence"`` (the
+        divergence of a random smooth velocity field, as in a pressure projection).
         """
         shape = tuple(int(s) for s in shape)
         if len(shape) not in (2, 3) or min(shape) < 1:
@@ -121,18 +147,23 @@ class LinearSystem(Problem):
                 raise InvalidProblemError(f"coeff has shape {k.shape}, grid is {shape}")
             if np.any(k <= 0):
                 raise InvalidProblemError("coeff must be > 0 everywhere")
+        faces = _dirichlet_faces(shape, neumann)
         if remove_pockets:
-            mask = _drop_pockets(mask)
+            mask = _drop_pockets(mask, faces)
         if not mask.any():
-            raise InvalidProblemError("the grid has no fluid cell connected to the boundary")
-        A, index = _assemble(shape, mask, k)
+            raise InvalidProblemError("the grid has no fluid cell connected to a Dirichlet boundary")
+        A, index = _assemble(shape, mask, k, faces)
         grid = Grid(shape, mask, index, k)
         n = A.shape[0]
-        if rhs is None:
+        if rhs is None or (isinstance(rhs, str) and rhs == "random"):
             rng = np.random.default_rng(seed)
             b = rng.standard_normal(n)
+        elif isinstance(rhs, str):
+            if rhs != "divergence":
+                raise InvalidProblemError(f"rhs must be an array, 'random' or 'divergence', got {rhs!r}")
+            b = divergence_rhs(mask, seed=seed)[mask]
         else:
-            r = np.asarray(rhs, dtype=np.float64)
+            r = as_float_array(rhs, "rhs")
             if r.shape == shape:
                 b = r[mask]
             elif r.size == n:
@@ -197,8 +228,26 @@ def _neighbour_pairs(shape: tuple[int, ...], axis: int) -> tuple[np.ndarray, np.
     return ids[tuple(lo)].ravel(), ids[tuple(hi)].ravel()
 
 
-def _drop_pockets(mask: np.ndarray) -> np.ndarray:
-    """Turn solid every fluid component that touches no grid border (it would be singular)."""
+def _dirichlet_faces(shape: tuple[int, ...], neumann: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The (axis, side) faces of the grid border that are Dirichlet boundaries."""
+    walls = set()
+    for face in neumann:
+        try:
+            axis, side = (int(v) for v in face)
+        except (TypeError, ValueError):
+            raise InvalidProblemError(f"neumann faces are (axis, side) pairs, got {face!r}")
+        if not (0 <= axis < len(shape) and side in (0, 1)):
+            raise InvalidProblemError(
+                f"neumann face {face!r}: axis must be in 0..{len(shape) - 1} and side 0 or 1")
+        walls.add((axis, side))
+    faces = [(a, s) for a in range(len(shape)) for s in (0, 1) if (a, s) not in walls]
+    if not faces:
+        raise InvalidProblemError("all border faces are Neumann: the matrix would be singular")
+    return faces
+
+
+def _drop_pockets(mask: np.ndarray, faces: list[tuple[int, int]] | None = None) -> np.ndarray:
+    """Turn solid every fluid component that touches no Dirichlet face (it would be singular)."""
     shape = mask.shape
     flat = mask.ravel()
     rows, cols = [], []
@@ -213,18 +262,19 @@ def _drop_pockets(mask: np.ndarray) -> np.ndarray:
     G = sp.coo_matrix((np.ones(r.size), (r, c)), shape=(N, N))
     _, labels = connected_components(G, directed=False)
     border = np.zeros(shape, dtype=bool)
-    for axis in range(len(shape)):
+    if faces is None:
+        faces = [(a, s) for a in range(len(shape)) for s in (0, 1)]
+    for axis, side in faces:
         sl = [slice(None)] * len(shape)
-        sl[axis] = 0
-        border[tuple(sl)] = True
-        sl[axis] = -1
+        sl[axis] = -side
         border[tuple(sl)] = True
     good = np.unique(labels[(border & mask).ravel()])
     keep = np.isin(labels, good) & flat
     return keep.reshape(shape)
 
 
-def _assemble(shape: tuple[int, ...], mask: np.ndarray, k: np.ndarray | None):
+def _assemble(shape: tuple[int, ...], mask: np.ndarray, k: np.ndarray | None,
+              faces: list[tuple[int, int]] | None = None):
     """Assemble the finite-volume matrix over fluid cells (design.md §7)."""
     flat = mask.ravel()
     N = flat.size
@@ -248,6 +298,8 @@ def _assemble(shape: tuple[int, ...], mask: np.ndarray, k: np.ndarray | None):
         # Dirichlet faces on the grid border (two-point flux to a ghost value 0)
         cells = np.arange(N).reshape(shape)
         for end in (0, -1):
+            if faces is not None and (axis, -end) not in faces:
+                continue
             sl = [slice(None)] * len(shape)
             sl[axis] = end
             border = cells[tuple(sl)].ravel()
@@ -261,3 +313,105 @@ def _assemble(shape: tuple[int, ...], mask: np.ndarray, k: np.ndarray | None):
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
     )
     return A, index.reshape(shape)
+
+
+# ---------------------------------------------------------------------- generators
+def random_obstacles(
+    shape: tuple[int, ...],
+    *,
+    kind: str = "mixed",
+    density: float = 0.2,
+    seed: int | np.random.Generator | None = 0,
+) -> np.ndarray:
+    """A random fluid mask (True = fluid) with solid obstacles covering about ``density``.
+
+    ``kind``: ``"spheres"`` (discs / balls), ``"boxes"`` (axis-aligned blocks), ``"blobs"``
+    (thresholded smooth noise: porous, irregular), ``"walls"`` (thin baffles with gaps), or
+    ``"mixed"`` (one of them at random per call). The mask is returned before pocket removal
+    (``LinearSystem.poisson`` removes them).
+    """
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(s) for s in shape)
+    kinds = ("spheres", "boxes", "blobs", "walls")
+    if kind == "mixed":
+        kind = kinds[int(rng.integers(len(kinds)))]
+    if kind not in kinds:
+        raise ValueError(f"kind must be one of {kinds + ('mixed',)}, got {kind!r}")
+    if not 0 <= density < 0.9:
+        raise ValueError(f"density must be in [0, 0.9), got {density}")
+    solid = np.zeros(shape, dtype=bool)
+    if density == 0:
+        return ~solid
+    coords = np.indices(shape, dtype=np.float64)
+    m = min(shape)
+    if kind == "blobs":
+        from scipy.ndimage import gaussian_filter
+
+        noise = gaussian_filter(rng.standard_normal(shape), sigma=max(1.0, m / 16), mode="wrap")
+        solid = noise > np.quantile(noise, 1 - density)
+    else:
+        for _ in range(10_000):
+            if solid.mean() >= density:
+                break
+            center = [rng.uniform(0, s) for s in shape]
+            if kind == "spheres":
+                rad = rng.uniform(0.03, 0.15) * m
+                d2 = sum((c - x) ** 2 for c, x in zip(coords, center))
+                solid |= d2 <= rad * rad
+            elif kind == "boxes":
+                half = [rng.uniform(0.02, 0.12) * m for _ in shape]
+                inside = np.ones(shape, dtype=bool)
+                for c, x, h in zip(coords, center, half):
+                    inside &= np.abs(c - x) <= h
+                solid |= inside
+            else:  # walls: a thin slab across one axis with a gap
+                axis = int(rng.integers(len(shape)))
+                half = [rng.uniform(0.1, 0.4) * m for _ in shape]
+                half[axis] = rng.uniform(0.5, 1.5)
+                inside = np.ones(shape, dtype=bool)
+                for c, x, h in zip(coords, center, half):
+                    inside &= np.abs(c - x) <= h
+                solid |= inside
+    return ~solid
+
+
+def random_coefficients(
+    shape: tuple[int, ...], *, contrast: float = 10.0, seed: int | np.random.Generator | None = 0
+) -> np.ndarray:
+    """A smooth log-normal coefficient field with max/min ratio about ``contrast``."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    if not contrast >= 1:
+        raise ValueError(f"contrast must be >= 1, got {contrast}")
+    g = gaussian_filter(rng.standard_normal(shape), sigma=max(1.0, min(shape) / 12), mode="wrap")
+    g = (g - g.min()) / (np.ptp(g) or 1.0)
+    return np.exp(np.log(contrast) * (g - 0.5))
+
+
+def divergence_rhs(mask: np.ndarray, *, seed: int | np.random.Generator | None = 0) -> np.ndarray:
+    """Right-hand side of a pressure projection: minus the divergence of a random smooth
+    velocity field with zero normal velocity into solid cells (grid field, 0 on solids)."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    mask = np.asarray(mask, dtype=bool)
+    shape = mask.shape
+    div = np.zeros(shape)
+    for axis in range(len(shape)):
+        u = gaussian_filter(rng.standard_normal(shape), sigma=max(1.0, min(shape) / 16), mode="wrap")
+        # face velocities between a cell and its successor along axis; closed at solid faces
+        lo = [slice(None)] * len(shape)
+        hi = [slice(None)] * len(shape)
+        lo[axis] = slice(0, -1)
+        hi[axis] = slice(1, None)
+        face = 0.5 * (u[tuple(lo)] + u[tuple(hi)]) * (mask[tuple(lo)] & mask[tuple(hi)])
+        pad = [(0, 0)] * len(shape)
+        pad[axis] = (1, 1)
+        f = np.pad(face, pad)
+        sl_hi = [slice(None)] * len(shape)
+        sl_lo = [slice(None)] * len(shape)
+        sl_hi[axis] = slice(1, None)
+        sl_lo[axis] = slice(0, -1)
+        div += f[tuple(sl_hi)] - f[tuple(sl_lo)]
+    return np.where(mask, -div, 0.0)

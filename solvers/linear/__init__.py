@@ -1,4 +1,9 @@
-"""SPD linear systems: Krylov methods, preconditioners, a direct solve and DCDM."""
+"""SPD linear systems: Krylov methods, preconditioners, a direct solve and DCDM.
+
+Defaults (``benchmarks/results/linear.md``): a sparse direct solve up to 5,000 unknowns; above,
+AMG-preconditioned CG on grid Poisson problems (fastest wall-clock in our benchmark) and
+IC(0)-PCG on other matrices.
+"""
 
 from ..registry import MethodSpec
 
@@ -11,6 +16,14 @@ def _rank_direct(problem):
 
 def _rank_cg(problem):
     return 1
+
+
+def _rank_pcg_ic(problem):
+    return 2
+
+
+def _rank_amg(problem):
+    return 3 if getattr(problem, "grid", None) is not None else None
 
 
 METHODS = [
@@ -29,5 +42,30 @@ METHODS = [
         options={},
         description="sparse direct solve (SuperLU via scipy) for small systems",
         default_rank=_rank_direct,
+    ),
+    MethodSpec(
+        name="pcg-ic",
+        problems=("LinearSystem",),
+        target="solvers.linear.pcg:solve_pcg_ic",
+        options=dict(_COMMON, x0=None),
+        description="CG preconditioned with incomplete Cholesky IC(0) (numba)",
+        default_rank=_rank_pcg_ic,
+    ),
+    MethodSpec(
+        name="amg",
+        problems=("LinearSystem",),
+        target="solvers.linear.pcg:solve_amg",
+        options=dict(_COMMON, x0=None, cycle="V", strength="symmetric", smooth="jacobi"),
+        description="CG preconditioned with a PyAMG smoothed-aggregation cycle",
+        default_rank=_rank_amg,
+        requires=("pyamg",),
+    ),
+    MethodSpec(
+        name="dcdm",
+        problems=("LinearSystem",),
+        target="solvers.linear.dcdm:solve_dcdm",
+        options=dict(_COMMON, x0=None, kept=2, variant="dcdm", weights=None, device=None),
+        description="deep conjugate directions: a CNN proposes directions (grid Poisson problems)",
+        requires=("torch",),
     ),
 ]

@@ -1,0 +1,134 @@
+"""Training data for DCDM: random geometries and right-hand sides built from Ritz vectors.
+
+Kaneda et al. (ICML 2023) §3.3 / reference ``create_training_dataset``: right-hand sides are
+``b = Σ_j c_j v_j`` over approximate eigenvectors ``v_j`` of A (Lanczos / Ritz vectors), with
+coefficients weighted toward the low end of the spectrum (``c_j ~ 9·N(0,1)`` on the lowest
+half, ``N(0,1)`` on the rest). Here every batch gets fresh random geometries (obstacles,
+Neumann walls, optional variable coefficients) so one model serves many geometries; a share
+of the samples are residuals of a few CG steps and white noise, the inputs DCDM meets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from problems import LinearSystem
+from problems.linear import random_coefficients, random_obstacles
+
+from .model import grid_features
+
+
+@dataclass
+class Batch:
+    """Numpy arrays of shape (batch, 1, *grid): rhs ``r``, ``mask``, ``logk``, ``diag`` and the
+    per-axis face ``weights`` of the stencil."""
+
+    r: np.ndarray
+    mask: np.ndarray
+    logk: np.ndarray
+    diag: np.ndarray
+    weights: list[np.ndarray]
+
+
+def random_problem(shape: tuple[int, ...], rng: np.random.Generator) -> LinearSystem:
+    """A random grid Poisson system: obstacles of a random kind and density, sometimes
+    Neumann walls and variable coefficients."""
+    density = float(rng.uniform(0.0, 0.35))
+    mask = random_obstacles(shape, kind="mixed", density=density, seed=rng)
+    coeff = random_coefficients(shape, contrast=float(rng.uniform(2, 100)), seed=rng) \
+        if rng.random() < 0.3 else None
+    neumann = []
+    if rng.random() < 0.3:
+        faces = [(a, s) for a in range(len(shape)) for s in (0, 1)]
+        pick = rng.choice(len(faces), size=int(rng.integers(1, len(faces))), replace=False)
+        neumann = [faces[i] for i in pick]
+    return LinearSystem.poisson(shape, mask, coeff=coeff, neumann=neumann, seed=int(rng.integers(2**31)))
+
+
+def ritz_vectors(A: sp.spmatrix, m: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``m`` Lanczos steps with full reorthogonalization from a random start; returns the Ritz
+    values (ascending) and Ritz vectors (n × m)."""
+    n = A.shape[0]
+    m = min(m, n)
+    V = np.zeros((n, m))
+    alpha = np.zeros(m)
+    beta = np.zeros(m)
+    v = rng.standard_normal(n)
+    v /= np.linalg.norm(v)
+    k = m
+    for j in range(m):
+        V[:, j] = v
+        w = A @ v
+        alpha[j] = v @ w
+        w -= V[:, : j + 1] @ (V[:, : j + 1].T @ w)
+        w -= V[:, : j + 1] @ (V[:, : j + 1].T @ w)
+        b = np.linalg.norm(w)
+        if j + 1 < m:
+            if b < 1e-10:
+                k = j + 1
+                break
+            beta[j] = b
+            v = w / b
+    T = np.diag(alpha[:k]) + np.diag(beta[: k - 1], 1) + np.diag(beta[: k - 1], -1)
+    theta, S = np.linalg.eigh(T)
+    return theta, V[:, :k] @ S
+
+
+def ritz_rhs(U: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Right-hand sides Σ c_j u_j with c_j ~ 9·N(0,1) on the lowest half of the spectrum."""
+    k = U.shape[1]
+    c = rng.standard_normal((k, count))
+    c[: k // 2] *= 9.0
+    return U @ c
+
+
+def cg_residual(A: sp.spmatrix, b: np.ndarray, steps: int) -> np.ndarray:
+    """The residual after ``steps`` plain CG steps from x = 0 (what DCDM sees mid-solve)."""
+    r = b.copy()
+    p = r.copy()
+    rr = r @ r
+    for _ in range(steps):
+        Ap = A @ p
+        a = rr / (p @ Ap)
+        r = r - a * Ap
+        rr_new = r @ r
+        p = r + (rr_new / rr) * p
+        rr = rr_new
+    return r
+
+
+def make_batch(shape: tuple[int, ...], n_geom: int, per_geom: int, rng: np.random.Generator,
+               lanczos: int = 48) -> Batch:
+    """A batch of ``n_geom * per_geom`` samples on grids of ``shape``: mostly Ritz-vector
+    combinations, some CG residuals and some white noise, each scaled to unit RMS."""
+    rs, masks, logks, diags = [], [], [], []
+    weights: list[list[np.ndarray]] = [[] for _ in shape]
+    for _ in range(n_geom):
+        prob = random_problem(shape, rng)
+        g = prob.grid
+        _, U = ritz_vectors(prob.A, lanczos, rng)
+        R = ritz_rhs(U, per_geom, rng)
+        for i in range(per_geom):
+            u = rng.random()
+            if u < 0.2:
+                r = cg_residual(prob.A, rng.standard_normal(prob.size), int(rng.integers(1, 40)))
+            elif u < 0.3:
+                r = rng.standard_normal(prob.size)
+            else:
+                r = R[:, i]
+            r = r / (np.sqrt(np.mean(r * r)) + 1e-30)
+            rs.append(g.to_grid(r))
+            m, lk = grid_features(g)
+            masks.append(m)
+            logks.append(lk)
+            d, w = g.stencil(prob.A)
+            diags.append(d)
+            for a in range(len(shape)):
+                weights[a].append(w[a])
+    def add(xs: list[np.ndarray]) -> np.ndarray:
+        return np.stack(xs)[:, None].astype(np.float32)
+
+    return Batch(add(rs), add(masks), add(logks), add(diags), [add(w) for w in weights])

@@ -1,0 +1,233 @@
+"""DCDM's network: a small fully convolutional multilevel CNN approximating A⁻¹ r up to a scale.
+
+Kaneda et al., "A Deep Conjugate Direction Method for Iteratively Solving Linear Systems"
+(ICML 2023), §3.2: a CNN ``f(r)`` whose output is a search direction; trained so that
+``A f(r)`` is parallel to ``r`` (loss eq. (6), the optimal scale eliminated). Inputs here are the
+normalized residual, the fluid mask and the log-coefficient on the grid (design.md §7).
+
+Architecture: a U-shaped network with ``c0`` channels at the finest level and ``c1`` at the
+coarser ones; the coarse levels share their weights and recurse until the grid is 4 cells
+wide, so the same model serves 32² and 1024² grids with a receptive field that covers the
+whole grid (like a multigrid V-cycle). Features are multiplied by the (pooled) fluid mask at
+every level, so obstacles act as walls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _conv(dim: int, cin: int, cout: int, bias: bool = True) -> nn.Module:
+    cls = nn.Conv2d if dim == 2 else nn.Conv3d
+    return cls(cin, cout, kernel_size=3, padding=1, bias=bias)
+
+
+def _pool(x: torch.Tensor) -> torch.Tensor:
+    if x.dim() == 4:
+        return F.avg_pool2d(x, 2, ceil_mode=True)
+    return F.avg_pool3d(x, 2, ceil_mode=True)
+
+
+class DCDMNet(nn.Module):
+    """``f(r, mask, logk) -> direction`` on a grid of any size (2-D or 3-D)."""
+
+    def __init__(self, dim: int = 2, c0: int = 8, c1: int = 16, min_size: int = 4):
+        super().__init__()
+        if dim not in (2, 3):
+            raise ValueError(f"dim must be 2 or 3, got {dim}")
+        if c0 % 8 or c1 % 8:
+            raise ValueError("channel counts must be multiples of 8")
+        self.config: dict[str, Any] = {"dim": dim, "c0": c0, "c1": c1, "min_size": min_size, "arch": "relu"}
+        self.dim, self.min_size = dim, min_size
+        self.enc0 = nn.ModuleList([_conv(dim, 3, c0), _conv(dim, c0, c0)])
+        self.down0 = _conv(dim, c0, c1)
+        self.down = nn.ModuleList([_conv(dim, c1, c1), _conv(dim, c1, c1)])  # shared by levels ≥ 1
+        self.bottom = _conv(dim, c1, c1)
+        self.up = nn.ModuleList([_conv(dim, c1, c1), _conv(dim, c1, c1)])  # shared by levels ≥ 1
+        self.up0 = _conv(dim, c1, c0)
+        self.dec0 = nn.ModuleList([_conv(dim, c0, c0), _conv(dim, c0, 1)])
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def _level(self, h: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """One coarse level (shared weights): smooth, recurse on the coarser grid, correct."""
+        h = F.relu(self.down[0](h)) * m
+        h = F.relu(self.down[1](h)) * m
+        if min(h.shape[2:]) <= self.min_size:
+            return F.relu(self.bottom(h)) * m
+        mc = (_pool(m) > 0).to(h.dtype)
+        c = self._level(_pool(h) * mc, mc)
+        h = h + F.interpolate(c, size=h.shape[2:], mode="nearest")
+        h = F.relu(self.up[0](h)) * m
+        return F.relu(self.up[1](h)) * m
+
+    def forward(self, r: torch.Tensor, mask: torch.Tensor, logk: torch.Tensor | None = None) -> torch.Tensor:
+        """``r``, ``mask``, ``logk``: (batch, 1, *grid). Returns a direction (batch, 1, *grid)."""
+        m = mask.to(r.dtype)
+        if logk is None:
+            logk = torch.zeros_like(r)
+        x = torch.cat([r, m, logk], dim=1)
+        h0 = F.relu(self.enc0[0](x)) * m
+        h0 = F.relu(self.enc0[1](h0)) * m
+        if min(h0.shape[2:]) > self.min_size:
+            mc = (_pool(m) > 0).to(r.dtype)
+            h1 = F.relu(self.down0(_pool(h0))) * mc
+            c = self._level(h1, mc)
+            h0 = h0 + F.relu(self.up0(F.interpolate(c, size=h0.shape[2:], mode="nearest"))) * m
+        h0 = F.relu(self.dec0[0](h0)) * m
+        return self.dec0[1](h0) * m
+
+
+class GatedLinearNet(nn.Module):
+    """A network that is *linear in the residual* with geometry-dependent gates.
+
+    The residual path has no bias and no activation, so ``f(c r) = c f(r)`` for every scalar c
+    (the normalization of step 2 is exact and -r gives -f(r)); it is a learned multilevel
+    V-cycle. The geometry (mask, log-coefficient) enters through sigmoid gates multiplied into
+    every residual feature map; the gates depend on the geometry only, so ``gates`` is
+    computed once per solve and ``apply`` is all a DCDM iteration pays for.
+    """
+
+    def __init__(self, dim: int = 2, c0: int = 8, c1: int = 16, min_size: int = 4, arch: str = "gated"):
+        super().__init__()
+        if dim not in (2, 3):
+            raise ValueError(f"dim must be 2 or 3, got {dim}")
+        if c0 % 8 or c1 % 8:
+            raise ValueError("channel counts must be multiples of 8")
+        self.config: dict[str, Any] = {"dim": dim, "c0": c0, "c1": c1, "min_size": min_size,
+                                       "arch": "gated"}
+        self.dim, self.min_size = dim, min_size
+        # geometry path
+        self.g0 = nn.ModuleList([_conv(dim, 2, c0), _conv(dim, c0, c0)])
+        self.g1 = nn.ModuleList([_conv(dim, c0, c1), _conv(dim, c1, c1)])
+        self.gs = nn.ModuleList([_conv(dim, c1, c1), _conv(dim, c1, c1)])  # shared, levels ≥ 2
+        # residual path (linear, no bias)
+        def lin(a: int, b: int) -> nn.Module:
+            return _conv(dim, a, b, bias=False)
+
+        self.enc0 = nn.ModuleList([lin(1, c0), lin(c0, c0)])
+        self.down0 = lin(c0, c1)
+        self.down = lin(c1, c1)
+        self.bottom = lin(c1, c1)
+        self.up = lin(c1, c1)
+        self.up0 = lin(c1, c0)
+        self.dec0 = nn.ModuleList([lin(c0, c0), lin(c0, 1)])
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def gates(self, mask: torch.Tensor,
+              logk: torch.Tensor | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per level: (gate, fluid mask) — computed from the geometry only."""
+        m = mask.to(torch.float32) if not mask.is_floating_point() else mask
+        if logk is None:
+            logk = torch.zeros_like(m)
+        e = F.relu(self.g0[0](torch.cat([m, logk], dim=1))) * m
+        out = [(torch.sigmoid(self.g0[1](e)) * m, m)]
+        level = 1
+        while min(e.shape[2:]) > self.min_size:
+            m = (_pool(m) > 0).to(m.dtype)
+            convs = self.g1 if level == 1 else self.gs
+            e = F.relu(convs[0](_pool(e))) * m
+            out.append((torch.sigmoid(convs[1](e)) * m, m))
+            level += 1
+        return out
+
+    def apply(self, r: torch.Tensor, gates: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """The residual path given precomputed ``gates``."""
+        g0, m0 = gates[0]
+        h0 = self.enc0[0](r) * g0
+        h0 = self.enc0[1](h0) * g0
+        if len(gates) > 1:
+            c = self._level(self.down0(_pool(h0)) * gates[1][0], gates, 1)
+            h0 = h0 + self.up0(F.interpolate(c, size=h0.shape[2:], mode="nearest")) * m0
+        h0 = self.dec0[0](h0) * g0
+        return self.dec0[1](h0) * m0
+
+    def _level(self, h: torch.Tensor, gates: list, level: int) -> torch.Tensor:
+        g, m = gates[level]
+        h = self.down(h) * g
+        if level + 1 >= len(gates):
+            return self.bottom(h) * g
+        c = self._level(_pool(h) * gates[level + 1][1], gates, level + 1)
+        h = h + F.interpolate(c, size=h.shape[2:], mode="nearest") * m
+        return self.up(h) * g
+
+    def forward(self, r: torch.Tensor, mask: torch.Tensor, logk: torch.Tensor | None = None) -> torch.Tensor:
+        return self.apply(r, self.gates(mask.to(r.dtype), logk))
+
+
+def grid_features(grid: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Network inputs that describe the geometry: the fluid mask and the log-coefficient,
+    centred over the fluid cells (A's scale does not matter to a direction)."""
+    mask = grid.mask.astype(np.float32)
+    if grid.coeff is None:
+        return mask, np.zeros(grid.shape, dtype=np.float32)
+    logk = np.log(grid.coeff)
+    logk = np.where(grid.mask, logk - logk[grid.mask].mean(), 0.0)
+    return mask, logk.astype(np.float32)
+
+
+def load_model(dim: int = 2, path: str | None = None, device: str | torch.device = "cpu") -> DCDMNet:
+    """Load shipped weights (``weights/dcdm{dim}d.pt``) or a file written by ``train.py``."""
+    if path is None:
+        from importlib import resources
+
+        ref = resources.files("learned.dcdm") / "weights" / f"dcdm{dim}d.pt"
+        with resources.as_file(ref) as p:
+            if not p.exists():
+                raise FileNotFoundError(f"no shipped DCDM weights for {dim}-D grids ({p})")
+            ckpt = torch.load(str(p), map_location="cpu", weights_only=True)
+    else:
+        ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+    model = build_model(**ckpt["config"])
+    model.load_state_dict(ckpt["state_dict"])
+    model.eval()
+    return model.to(device)
+
+
+def build_model(arch: str = "relu", **config: Any) -> nn.Module:
+    """``arch="gated"``: :class:`GatedLinearNet`; ``"relu"``: :class:`DCDMNet`."""
+    if arch == "gated":
+        return GatedLinearNet(**config)
+    if arch == "relu":
+        return DCDMNet(**config)
+    raise ValueError(f"arch must be 'gated' or 'relu', got {arch!r}")
+
+
+def save_model(model: DCDMNet, path: str, **meta: Any) -> None:
+    torch.save({"config": model.config, "state_dict": model.state_dict(), "meta": meta}, path)
+
+
+def apply_stencil(q: torch.Tensor, diag: torch.Tensor, weights: list[torch.Tensor]) -> torch.Tensor:
+    """``A q`` for the 5/7-point stencil given as grid arrays (``problems.linear.Grid.stencil``):
+    ``(Aq)_i = diag_i q_i - Σ_faces w q_neighbour``; all tensors (batch, 1, *grid)."""
+    out = diag * q
+    for axis, w in enumerate(weights):
+        ax = axis + 2
+        n = q.shape[ax]
+        lo, hi = q.narrow(ax, 0, n - 1), q.narrow(ax, 1, n - 1)
+        pad_hi = [0, 0] * (q.dim() - 2)
+        pad_lo = list(pad_hi)
+        k = 2 * (q.dim() - 1 - ax)
+        pad_hi[k + 1] = 1  # pad after: result for cells 0..n-2 (neighbour above)
+        pad_lo[k] = 1  # pad before: result for cells 1..n-1 (neighbour below)
+        out = out - F.pad(w * hi, pad_hi) - F.pad(w * lo, pad_lo)
+    return out
+
+
+def dcdm_loss(r: torch.Tensor, q: torch.Tensor, Aq: torch.Tensor) -> torch.Tensor:
+    """Scale-free loss (paper eq. (6), reference ``CustomLoss``): mean over the batch of
+    ``‖r − (qᵀr / qᵀAq) A q‖² / ‖r‖²``."""
+    dims = tuple(range(1, r.dim()))
+    qr = (q * r).sum(dims)
+    qAq = (q * Aq).sum(dims).clamp_min(1e-30)
+    alpha = (qr / qAq).view(-1, *([1] * (r.dim() - 1)))
+    res = ((r - alpha * Aq) ** 2).sum(dims) / (r * r).sum(dims).clamp_min(1e-30)
+    return res.mean()

@@ -1,0 +1,167 @@
+"""DCDM: the deep conjugate direction method (Kaneda et al., ICML 2023) for grid Poisson systems.
+
+Algorithm 1 of the paper (and the reference ``DCDM`` loop, k = 2 kept directions):
+
+1. ``r_k = b − A x_k`` (recomputed every step);
+2. ``d = f(r_k / ‖r_k‖)`` — the CNN of ``learned/dcdm`` approximating ``A⁻¹ r`` up to a scale;
+3. ``d ← d − Σ_{j ∈ last k} (dᵀA p_j / p_jᵀA p_j) p_j`` (A-orthogonal to the kept directions);
+4. ``α = dᵀ r_k / dᵀ A d`` (exact line search), ``x_{k+1} = x_k + α d``.
+
+Because f is nonlinear, the PCG recurrences do not hold; the explicit orthogonalization is
+what keeps convergence robust. ``variant="fcg"`` runs the same network inside flexible PCG
+(Polak–Ribière β, Notay 2000) and ``variant="pcg"`` inside plain PCG (Fletcher–Reeves β),
+for comparison.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from problems import InvalidProblemError, LinearSystem
+
+from ..context import SolveContext
+from ..result import Result, Status
+from .pcg import check_common, finish, initial_guess
+
+_MODELS: dict[tuple, Any] = {}
+VARIANTS = ("dcdm", "fcg", "pcg")
+
+
+def _model(dim: int, weights: str | None, device: str):
+    key = (dim, weights, device)
+    if key not in _MODELS:
+        from learned.dcdm.model import load_model
+
+        _MODELS[key] = load_model(dim, weights, device)
+    return _MODELS[key]
+
+
+def network_operator(problem: LinearSystem, weights: str | None = None, device: str | None = None):
+    """``r ↦ f(r)`` on the unknowns of ``problem`` (float64 in and out), and its device."""
+    import torch
+
+    from learned.dcdm.model import grid_features
+
+    grid = problem.grid
+    if grid is None:
+        raise InvalidProblemError(
+            "dcdm needs a grid Poisson problem (LinearSystem.poisson): the network reads the "
+            "residual on the grid; use 'pcg-ic', 'amg' or 'cg' for a general matrix")
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = _model(len(grid.shape), weights, dev)
+    mask_np, logk_np = grid_features(grid)
+    mask = torch.from_numpy(mask_np)[None, None].to(dev)
+    logk = torch.from_numpy(logk_np)[None, None].to(dev)
+    field = np.zeros(grid.shape, dtype=np.float32)
+    sel = grid.mask
+    gates = None
+    if hasattr(model, "gates"):  # geometry-only part computed once per solve
+        with torch.inference_mode():
+            gates = model.gates(mask, logk)
+
+    def apply(r: np.ndarray) -> np.ndarray:
+        scale = float(np.sqrt(np.mean(r * r))) or 1.0
+        field[sel] = r / scale  # the normalized residual (step 2), unit RMS per cell
+        with torch.inference_mode():
+            t = torch.from_numpy(field)[None, None].to(dev)
+            out = model(t, mask, logk) if gates is None else model.apply(t, gates)
+        return out[0, 0].cpu().numpy()[sel].astype(np.float64)
+
+    return apply, dev
+
+
+def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
+               max_iter: int | None = None, x0: np.ndarray | None = None, kept: int = 2,
+               variant: str = "dcdm", weights: str | None = None, device: str | None = None) -> Result:
+    """DCDM (Algorithm 1) to ``‖b − Ax‖ ≤ tol ‖b‖`` or ``max_iter`` (default 1000) steps;
+    ``weights`` a file written by ``learned/dcdm/train.py`` (default: the shipped model for the
+    grid's dimension); ``device`` cpu / cuda (default: cuda when available). ``kept``
+    directions are kept for the A-orthogonalization (step 3). Stats: residuals,
+    setup/network/solve seconds, fallbacks
+    (steps where the network direction was useless and the residual was used instead) and
+    ``max_a_cosine``, the largest |dᵀA p_j| / sqrt(dᵀAd p_jᵀAp_j) over the kept directions."""
+    cap = check_common(problem, tol, 1000 if max_iter is None else max_iter)
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    if int(kept) < 0:
+        raise ValueError(f"kept must be >= 0, got {kept}")
+    kept = int(kept)
+    t0 = time.perf_counter()
+    f, dev = network_operator(problem, weights, device)
+    stats: dict[str, Any] = {"setup_time": time.perf_counter() - t0, "device": dev, "variant": variant}
+    A, b = problem.A, problem.b
+    bnorm = float(np.linalg.norm(b)) or 1.0
+    x = initial_guess(problem, x0)
+    P: list[np.ndarray] = []  # kept directions p_j and their products A p_j, p_jᵀ A p_j
+    AP: list[np.ndarray] = []
+    pAp: list[float] = []
+    residuals: list[float] = []
+    net_time, fallbacks, k, worst = 0.0, 0, 0, 0.0
+    status = Status.ITERATION_LIMIT
+    t1 = time.perf_counter()
+    r = b - A @ x
+    r_old = z_old = None
+    try:
+        while True:
+            rel = float(np.linalg.norm(r)) / bnorm
+            if rel <= tol:
+                status = Status.CONVERGED
+                break
+            if k >= cap:
+                break
+            if not np.isfinite(rel):
+                status = Status.ERROR
+                break
+            tn = time.perf_counter()
+            d = f(r)
+            net_time += time.perf_counter() - tn
+            if not np.all(np.isfinite(d)) or float(d @ r) == 0.0:
+                d, fallbacks = r.copy(), fallbacks + 1
+            z = d
+            if variant == "dcdm":
+                Ad = A @ d
+                for p, Ap, pp in zip(P, AP, pAp):  # step 3: A-orthogonalize
+                    c = float(d @ Ap) / pp
+                    d = d - c * p
+                    Ad = Ad - c * Ap
+            elif P:  # flexible (Polak–Ribière) or plain (Fletcher–Reeves) PCG
+                num = float(z @ (r - r_old)) if variant == "fcg" else float(z @ r)
+                d = z + (num / float(z_old @ r_old)) * P[-1]
+                Ad = A @ d
+            else:
+                Ad = A @ d
+            dAd = float(d @ Ad)
+            for _p, Ap, pp in zip(P, AP, pAp) if variant == "dcdm" and dAd > 0 else ():
+                worst = max(worst, abs(float(d @ Ap)) / np.sqrt(dAd * pp))
+            if not dAd > 0:
+                if dAd < 0 and float(r @ (A @ r)) <= 0:
+                    status = Status.ERROR
+                    stats["message"] = "dᵀAd < 0: A is not positive definite"
+                    break
+                d, fallbacks = r.copy(), fallbacks + 1
+                Ad = A @ d
+                dAd = float(d @ Ad)
+            alpha = float(d @ r) / dAd  # step 4: exact line search
+            x += alpha * d
+            r_old, z_old = r, z
+            r = b - A @ x
+            k += 1
+            P.append(d)
+            AP.append(Ad)
+            pAp.append(dAd)
+            keep = max(kept, 1) if variant != "dcdm" else kept
+            del P[:-keep or len(P)], AP[:-keep or len(AP)], pAp[:-keep or len(pAp)]
+            rel = float(np.linalg.norm(r)) / bnorm
+            residuals.append(rel)
+            ctx.record(rel, iteration=k)
+            if ctx.should_stop() and rel > tol:
+                status = ctx.stop_status(Status.ITERATION_LIMIT)
+                break
+    except KeyboardInterrupt:
+        status = Status.INTERRUPTED
+    stats.update(residuals=residuals, network_time=net_time, solve_time=time.perf_counter() - t1,
+                 fallbacks=fallbacks, max_a_cosine=worst)
+    return finish(problem, ctx, x, status, k, tol, stats)
