@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pyscipopt import SCIP_EVENTTYPE, Eventhdlr
@@ -52,14 +53,37 @@ STATUS_MAP = {
 }
 
 
+EMPHASES = ("default", "feasibility", "optimality", "easycip", "hardlp", "counter", "cpsolver",
+            "numerics", "benchmark", "phasefeas", "phaseimprove", "phaseproof")
+
+
 def solve_scip(problem: MIP, ctx: SolveContext, threads: int = 1, gap: float = 0.0,
-               params: dict[str, Any] | None = None) -> Result:
-    """Run SCIP to optimality, the time limit or an interrupt; return the best solution."""
+               params: dict[str, Any] | None = None, emphasis: str | None = None) -> Result:
+    """Run SCIP to optimality, the time limit or an interrupt; return the best solution.
+
+    ``emphasis`` picks one of SCIP's parameter emphasis settings (e.g. ``"feasibility"``);
+    ``params`` sets raw SCIP parameters (``{"limits/nodes": 100}``).
+    """
+    from pyscipopt import SCIP_PARAMEMPHASIS
+
+    if not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    if not (isinstance(gap, (int, float)) and 0.0 <= float(gap) < math.inf):
+        raise ValueError(f"gap must be a non-negative number, got {gap!r}")
+    if emphasis is not None and emphasis not in EMPHASES:
+        raise ValueError(f"emphasis must be one of {EMPHASES}, got {emphasis!r}")
+    if params is not None and not isinstance(params, dict):
+        raise ValueError(f"params must be a dict of SCIP parameters, got {type(params).__name__}")
     model = problem.create_model()
+    if emphasis is not None:
+        model.setEmphasis(getattr(SCIP_PARAMEMPHASIS, emphasis.upper()))
     set_common_params(model, ctx, threads)
     model.setParam("limits/gap", float(gap))
     for key, value in (params or {}).items():
-        model.setParam(key, value)
+        try:
+            model.setParam(key, value)
+        except (KeyError, LookupError, TypeError, ValueError) as exc:
+            raise ValueError(f"SCIP parameter {key!r}={value!r} rejected: {exc}") from None
     model.includeEventhdlr(_IncumbentRecorder(ctx), "optbox-history", "records incumbents")
     try:
         model.optimize()
