@@ -163,6 +163,43 @@ class GatedLinearNet(nn.Module):
         return self.apply(r, self.gates(mask.to(r.dtype), logk))
 
 
+class SPDNet(GatedLinearNet):
+    """A gated linear multilevel network made symmetric positive semidefinite by construction:
+    ``f(r) = Gᵀ G r`` where ``G r`` is the list of gated feature maps of a restriction-only
+    pass (one per level, level ℓ scaled by a learned ``exp(s_ℓ)``) — a learned additive
+    multilevel (BPX-like) preconditioner. ``Gᵀ`` is applied by reverse-mode autodiff, exact
+    because G is linear. A non-symmetric network lets ``rᵀ f(r)`` change sign, and the
+    conjugate-direction iteration then stalls on the residuals where it vanishes; with
+    ``f`` SPD every step makes progress and plain PCG applies too.
+    """
+
+    def __init__(self, dim: int = 2, c0: int = 8, c1: int = 16, min_size: int = 4, arch: str = "spd"):
+        super().__init__(dim, c0, c1, min_size)
+        self.config["arch"] = "spd"
+        del self.up, self.up0, self.dec0, self.bottom
+        self.log_scale = nn.Parameter(torch.arange(16, dtype=torch.float32) * float(np.log(2.0)))
+
+    def encode(self, r: torch.Tensor, gates: list[tuple[torch.Tensor, torch.Tensor]]) -> list[torch.Tensor]:
+        g0, _ = gates[0]
+        h = self.enc0[0](r) * g0
+        h = self.enc0[1](h) * g0
+        feats = [h * torch.exp(self.log_scale[0])]
+        for level in range(1, len(gates)):
+            conv = self.down0 if level == 1 else self.down
+            h = conv(_pool(h)) * gates[level][0]
+            feats.append(h * torch.exp(self.log_scale[min(level, 15)]))
+        return feats
+
+    def apply(self, r: torch.Tensor, gates: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        train = torch.is_grad_enabled() and self.log_scale.requires_grad
+        with torch.enable_grad():
+            x = r.detach().clone().requires_grad_(True)
+            feats = self.encode(x, gates)
+            outs = feats if train else [f.detach() for f in feats]
+            (out,) = torch.autograd.grad(feats, x, grad_outputs=outs, create_graph=train)
+        return out * gates[0][1]
+
+
 def grid_features(grid: Any) -> tuple[np.ndarray, np.ndarray]:
     """Network inputs that describe the geometry: the fluid mask and the log-coefficient,
     centred over the fluid cells (A's scale does not matter to a direction)."""
@@ -193,7 +230,10 @@ def load_model(dim: int = 2, path: str | None = None, device: str | torch.device
 
 
 def build_model(arch: str = "relu", **config: Any) -> nn.Module:
-    """``arch="gated"``: :class:`GatedLinearNet`; ``"relu"``: :class:`DCDMNet`."""
+    """``arch="spd"``: :class:`SPDNet`; ``"gated"``: :class:`GatedLinearNet`; ``"relu"``:
+    :class:`DCDMNet`."""
+    if arch == "spd":
+        return SPDNet(**config)
     if arch == "gated":
         return GatedLinearNet(**config)
     if arch == "relu":

@@ -33,8 +33,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--per-geom", type=int, default=4, help="right-hand sides per geometry")
     p.add_argument("--reuse", type=int, default=4, help="optimizer steps per generated batch")
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--arch", default="gated", choices=("gated", "relu"),
-                   help="gated: linear in the residual with geometry gates; relu: plain U-net")
+    p.add_argument("--arch", default="spd", choices=("spd", "gated", "relu"),
+                   help="spd: G^T G r with G a gated linear multilevel net (default); gated: linear "
+                   "in the residual with geometry gates; relu: plain U-net")
     p.add_argument("--c0", type=int, default=8)
     p.add_argument("--c1", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)

@@ -59,13 +59,13 @@ def network_operator(problem: LinearSystem, weights: str | None = None, device: 
     sel = grid.mask
     gates = None
     if hasattr(model, "gates"):  # geometry-only part computed once per solve
-        with torch.inference_mode():
+        with torch.no_grad():
             gates = model.gates(mask, logk)
 
     def apply(r: np.ndarray) -> np.ndarray:
         scale = float(np.sqrt(np.mean(r * r))) or 1.0
         field[sel] = r / scale  # the normalized residual (step 2), unit RMS per cell
-        with torch.inference_mode():
+        with torch.no_grad():
             t = torch.from_numpy(field)[None, None].to(dev)
             out = model(t, mask, logk) if gates is None else model.apply(t, gates)
         return out[0, 0].cpu().numpy()[sel].astype(np.float64)

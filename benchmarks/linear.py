@@ -1,0 +1,212 @@
+"""SPD linear systems: DCDM against CG, IC(0)-PCG and AMG-PCG on grid Poisson problems.
+
+2-D Poisson with random obstacles (128² … 1024²) and 3-D (32³ … 128³); right-hand sides from a
+fluid-style divergence field and random; obstacle shapes the network never saw in training
+("rings", "crosses") beside the training kinds. Every method runs to the same relative
+residual 1e-6 in one process, one thread; setup, network and solve seconds are reported.
+
+    python -m benchmarks.linear --quick
+    python -m benchmarks.linear --sizes2d 128,256,512,1024 --sizes3d 32,64
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+METHODS = ["cg", "pcg-ic", "amg", "dcdm", "dcdm-fcg"]
+
+
+def rings_and_crosses(shape: tuple[int, ...], kind: str, seed: int, density: float = 0.2) -> np.ndarray:
+    """Obstacle shapes absent from training: hollow rings with a gap, and plus-shaped crosses."""
+    rng = np.random.default_rng(seed)
+    coords = np.indices(shape, dtype=np.float64)
+    solid = np.zeros(shape, dtype=bool)
+    m = min(shape)
+    while solid.mean() < density:
+        c = [rng.uniform(0, s) for s in shape]
+        rad = rng.uniform(0.05, 0.15) * m
+        if kind == "rings":
+            d = np.sqrt(sum((x - y) ** 2 for x, y in zip(coords, c)))
+            ring = np.abs(d - rad) <= max(1.0, 0.15 * rad)
+            ring &= (coords[0] - c[0]) < 0.7 * rad  # a gap on one side
+            solid |= ring
+        else:
+            w = max(1.0, 0.2 * rad)
+            for axis in range(len(shape)):
+                inside = np.ones(shape, dtype=bool)
+                for a, (x, y) in enumerate(zip(coords, c)):
+                    inside &= np.abs(x - y) <= (rad if a == axis else w)
+                solid |= inside
+    return ~solid
+
+
+def make_problem(n: int, dim: int, kind: str, rhs: str, seed: int):
+    from problems import LinearSystem
+    from problems.linear import random_obstacles
+
+    shape = (n,) * dim
+    if kind in ("rings", "crosses"):
+        mask = rings_and_crosses(shape, kind, seed)
+    else:
+        mask = random_obstacles(shape, kind=kind, density=0.2, seed=seed)
+    return LinearSystem.poisson(shape, mask, rhs=rhs, seed=seed)
+
+
+def run_one(problem, method: str, time_limit: float) -> dict:
+    from solvers import solve
+
+    opts = {"tol": 1e-6}
+    name = method
+    if method == "dcdm-fcg":
+        name, opts["variant"] = "dcdm", "fcg"
+    if method in ("cg", "pcg-ic", "amg", "dcdm-fcg", "dcdm"):
+        opts["max_iter"] = 20_000 if method in ("cg", "pcg-ic") else 2_000
+    t0 = time.perf_counter()
+    r = solve(problem, name, time_limit=time_limit, **opts)
+    wall = time.perf_counter() - t0
+    st = r.stats
+    setup = float(st.get("setup_time", 0.0))
+    net = float(st.get("network_time", 0.0))
+    return {"method": method, "status": r.status.value, "iterations": r.iterations,
+            "residual": r.objective, "setup_s": setup, "network_s": net,
+            "solve_s": wall - setup, "total_s": wall}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="128², 256² and 32³ only")
+    p.add_argument("--sizes2d", default="128,256,512,1024")
+    p.add_argument("--sizes3d", default="32,64")
+    p.add_argument("--kinds", default="spheres,rings,crosses",
+                   help="obstacle kinds (rings, crosses: unseen in training)")
+    p.add_argument("--rhs", default="divergence,random")
+    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--time-limit", type=float, default=120.0, help="seconds per solve")
+    p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--out", default="benchmarks/out/linear")
+    args = p.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        torch = None
+    methods = [m for m in args.methods.split(",") if m]
+    if torch is None and any(m.startswith("dcdm") for m in methods):
+        print("note: torch missing, dcdm skipped")
+        methods = [m for m in methods if not m.startswith("dcdm")]
+    try:
+        import pyamg  # noqa: F401
+    except ImportError:
+        print("note: pyamg missing, amg skipped")
+        methods = [m for m in methods if m != "amg"]
+    cases = []
+    sizes2 = [128, 256] if args.quick else [int(s) for s in args.sizes2d.split(",") if s]
+    sizes3 = [32] if args.quick else [int(s) for s in args.sizes3d.split(",") if s]
+    kinds = args.kinds.split(",")
+    rhss = args.rhs.split(",")
+    for n in sizes2:
+        for kind in kinds:
+            for rhs in rhss:
+                cases.append((2, n, kind, rhs))
+    for n in sizes3:
+        for kind in kinds[:2]:
+            cases.append((3, n, kind, rhss[0]))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    from learned.dcdm.model import load_model
+
+    for dim, n, kind, rhs in cases:
+        prob = make_problem(n, dim, kind, rhs, args.seed + n)
+        for m in methods:
+            if m.startswith("dcdm"):
+                try:
+                    load_model(dim)
+                except FileNotFoundError:
+                    print(f"note: no {dim}-D DCDM weights, {m} skipped")
+                    continue
+            row = {"dim": dim, "grid": f"{n}^{dim}", "unknowns": prob.size, "kind": kind, "rhs": rhs}
+            row.update(run_one(prob, m, args.time_limit))
+            rows.append(row)
+            print(f"{row['grid']:>7} {kind:8} {rhs:10} {m:9} {row['status']:15} it {row['iterations']:6d} "
+                  f"setup {row['setup_s']:.3f} net {row['network_s']:.3f} total {row['total_s']:.3f}",
+                  flush=True)
+    with open(out / "linear.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    table = markdown(rows, methods)
+    (out / "linear.md").write_text(table)
+    print(table)
+    plot(rows, methods, out)
+    return 0
+
+
+def markdown(rows: list[dict], methods: list[str]) -> str:
+    """One line per case: iterations and total seconds per method, and the DCDM ratios."""
+    keys = sorted({(r["dim"], r["unknowns"], r["grid"], r["kind"], r["rhs"]) for r in rows})
+    head = ["grid", "obstacles", "rhs"] + [f"{m} it / s" for m in methods]
+    head += ["dcdm/cg it", "dcdm/ic it", "dcdm/cg s", "dcdm/amg s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key in keys:
+        sel = {r["method"]: r for r in rows
+               if (r["dim"], r["unknowns"], r["grid"], r["kind"], r["rhs"]) == key}
+        cells = [key[2], key[3] + (" (unseen)" if key[3] in ("rings", "crosses") else ""), key[4]]
+        for m in methods:
+            r = sel.get(m)
+            if r is None:
+                cells.append("–")
+            else:
+                flag = "" if r["status"] == "converged" else f" ({r['status']})"
+                detail = f" [setup {r['setup_s']:.2f} + net {r['network_s']:.2f}]" if m == "dcdm" else ""
+                cells.append(f"{r['iterations']} / {r['total_s']:.2f}{detail}{flag}")
+
+        def ratio(a: str, b: str, field: str, sel: dict = sel) -> str:
+            if a in sel and b in sel and sel[b][field]:
+                return f"{sel[a][field] / sel[b][field]:.2f}"
+            return "–"
+
+        cells += [ratio("dcdm", "cg", "iterations"), ratio("dcdm", "pcg-ic", "iterations"),
+                  ratio("dcdm", "cg", "total_s"), ratio("dcdm", "amg", "total_s")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], methods: list[str], out: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("note: matplotlib missing, no plot")
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for dim, ax in zip((2, 3), axes):
+        for m in methods:
+            pts = {}
+            for r in rows:
+                if r["dim"] == dim and r["method"] == m and r["rhs"] == "divergence":
+                    pts.setdefault(r["unknowns"], []).append(r["iterations"])
+            if pts:
+                xs = sorted(pts)
+                ax.loglog(xs, [np.mean(pts[x]) for x in xs], "o-", label=m)
+        ax.set_xlabel("unknowns")
+        ax.set_ylabel("iterations to 1e-6")
+        ax.set_title(f"{dim}-D Poisson with obstacles")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "linear_iterations.png", dpi=100)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""DCDM: the shipped network, the conjugate-direction iteration, training."""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+import scipy.sparse.linalg as spla
+
+from problems import InvalidProblemError, LinearSystem
+from problems.linear import random_obstacles
+from solvers import Status, solve
+
+torch = pytest.importorskip("torch")
+
+
+def obstacle_problem(n: int = 32, seed: int = 11, kind: str = "spheres"):
+    mask = random_obstacles((n, n), kind=kind, density=0.2, seed=seed)
+    return LinearSystem.poisson((n, n), mask, rhs="divergence", seed=seed)
+
+
+def test_shipped_weights_load_without_network(monkeypatch):
+    from learned.dcdm.model import load_model
+
+    def no_network(*args, **kwargs):
+        raise OSError("network access attempted")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    model = load_model(2)
+    n = model.n_parameters()
+    assert 2_000 <= n <= 30_000
+    assert model.config["c0"] % 8 == 0 and model.config["c1"] % 8 == 0
+
+
+def test_network_is_a_symmetric_positive_operator():
+    """f(r) = Gᵀ G r: ⟨f(r), s⟩ = ⟨r, f(s)⟩ and ⟨f(r), r⟩ > 0 (so DCDM cannot stall)."""
+    from solvers.linear.dcdm import network_operator
+
+    p = obstacle_problem(24)
+    f, _ = network_operator(p)
+    rng = np.random.default_rng(0)
+    r, s = rng.standard_normal((2, p.size))
+    fr, fs = f(r), f(s)
+    # the operator normalizes its input; undo it to compare the linear maps
+    cr, cs = np.sqrt(np.mean(r * r)), np.sqrt(np.mean(s * s))
+    assert np.isclose(fr @ s * cr, fs @ r * cs, rtol=1e-3)
+    assert fr @ r > 0 and fs @ s > 0
+
+
+@pytest.mark.parametrize("kind", ["spheres", "walls"])
+def test_dcdm_agrees_with_direct_solve(kind):
+    p = obstacle_problem(40, kind=kind)
+    x_ref = spla.spsolve(p.A.tocsc(), p.b)
+    r = solve(p, "dcdm", tol=1e-8)
+    assert r.status == Status.CONVERGED, r.message
+    assert r.objective <= 1.5e-8
+    assert np.linalg.norm(r.solution - x_ref) <= 1e-5 * np.linalg.norm(x_ref)
+    res = r.stats["residuals"]
+    assert len(res) == r.iterations and res[-1] <= 1e-8
+    assert {"setup_time", "network_time", "solve_time"} <= set(r.stats)
+
+
+def test_kept_directions_are_a_orthogonal():
+    p = obstacle_problem(32)
+    for kept in (1, 2, 4):
+        r = solve(p, "dcdm", kept=kept, max_iter=25, tol=1e-12)
+        assert r.iterations == 25
+        assert r.stats["max_a_cosine"] < 1e-8
+
+
+def test_dcdm_beats_cg_iterations_on_an_unseen_geometry():
+    p = obstacle_problem(96, seed=123, kind="boxes")
+    dcdm = solve(p, "dcdm")
+    cg = solve(p, "cg")
+    assert dcdm.status == cg.status == Status.CONVERGED
+    assert dcdm.iterations < cg.iterations / 2
+
+
+@pytest.mark.parametrize("variant", ["fcg", "pcg"])
+def test_network_inside_flexible_and_plain_pcg_converges(variant):
+    p = obstacle_problem(32)
+    r = solve(p, "dcdm", variant=variant)
+    assert r.status == Status.CONVERGED and r.objective <= 1.5e-6
+
+
+def test_dcdm_is_deterministic_and_honours_callbacks():
+    p = obstacle_problem(32)
+    a, b = solve(p, "dcdm"), solve(p, "dcdm")
+    np.testing.assert_array_equal(a.solution, b.solution)
+    seen = []
+
+    def stop(info):
+        seen.append(info["objective"])
+        if len(seen) == 3:
+            raise StopIteration
+
+    r = solve(p, "dcdm", callback=stop)
+    assert r.status == Status.INTERRUPTED and r.iterations == 3 and r.solution is not None
+
+
+def test_dcdm_needs_a_grid_and_valid_options():
+    p = obstacle_problem(16)
+    with pytest.raises(InvalidProblemError, match="grid"):
+        solve(LinearSystem(p.A, p.b), "dcdm")
+    with pytest.raises(ValueError, match="variant"):
+        solve(p, "dcdm", variant="bogus")
+    with pytest.raises(ValueError, match="tol"):
+        solve(p, "dcdm", tol=0)
+
+
+def test_training_a_few_steps_lowers_the_loss(tmp_path):
+    from learned.dcdm import train
+
+    args = train.parse_args(["--dim", "2", "--sizes", "16", "--steps", "40", "--reuse", "40",
+                             "--geoms", "2", "--per-geom", "2", "--seed", "1", "--quiet",
+                             "--out", str(tmp_path / "w.pt")])
+    loss = train.train(args)["loss"]
+    assert len(loss) == 40
+    assert np.mean(loss[-5:]) < 0.8 * np.mean(loss[:5])
+    from learned.dcdm.model import load_model
+
+    assert load_model(2, str(tmp_path / "w.pt")).n_parameters() > 0
+
+
+def test_loss_is_zero_for_the_exact_inverse():
+    from learned.dcdm.model import apply_stencil, dcdm_loss
+
+    p = obstacle_problem(12)
+    x = spla.spsolve(p.A.tocsc(), p.b)
+    d, w = p.grid.stencil(p.A)
+    def t(a):
+        return torch.from_numpy(np.asarray(a, dtype=np.float64))[None, None]
+
+    q, r = t(p.grid.to_grid(3.0 * x)), t(p.grid.to_grid(p.b))
+    Aq = apply_stencil(q, t(d), [t(v) for v in w])
+    np.testing.assert_allclose(Aq.numpy()[0, 0][p.grid.mask], 3.0 * p.b, atol=1e-10)
+    assert float(dcdm_loss(r, q, Aq)) < 1e-20
