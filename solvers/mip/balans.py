@@ -2,8 +2,9 @@
 
 Algorithm (paper Alg. 1, design §4):
 
-1. LP relaxation once (x_lp, the fractional set), then a first feasible solution from SCIP under
-   feasibility emphasis (stops at the first solution); both count against the wall-clock limit.
+1. LP relaxation once (x_lp, the fractional set), then a first feasible solution from SCIP: its
+   root node with the root heuristics (a share of the limit), else feasibility emphasis until the
+   first solution; both count against the wall-clock limit.
 2. Loop: a multi-armed bandit (``mabwiser``: ε-greedy, softmax, Thompson sampling) picks a destroy
    operator (an arm = operator x destroy rate); the sub-MIP (a copy of the model with bound changes,
    an extra constraint or another objective) is repaired by SCIP, warm-started with the current
@@ -114,7 +115,9 @@ class _Bandit:
 def solve_balans(problem: MIP, ctx: SolveContext, operators: Any = "paper",
                  bandit: str = "thompson", acceptance: str = "hill_climbing", epsilon: float = 0.15,
                  tau: float = 2.0, scores: Any = DEFAULT_SCORES, sub_time_limit: float | None = None,
-                 lp_time_fraction: float = 0.2, temperature: float = 0.05,
+                 lp_time_fraction: float = 0.2, first_solution: str = "root",
+                 root_time_fraction: float = 0.25,
+                 temperature: float = 0.05,
                  max_iterations: int | None = None, threads: int = 1) -> Result:
     """Balans (paper Alg. 1): LP, first solution, then bandit-selected LNS iterations over SCIP."""
     ops = parse_operators(operators)
@@ -133,25 +136,33 @@ def solve_balans(problem: MIP, ctx: SolveContext, operators: Any = "paper",
         raise ValueError(f"sub_time_limit must be positive seconds, got {sub_time_limit!r}")
     if not 0.0 < float(lp_time_fraction) <= 1.0:
         raise ValueError(f"lp_time_fraction must be in (0, 1], got {lp_time_fraction!r}")
+    if first_solution not in ("root", "feasibility"):
+        raise ValueError(f"first_solution must be 'root' or 'feasibility', got {first_solution!r}")
+    if not 0.0 < float(root_time_fraction) <= 1.0:
+        raise ValueError(f"root_time_fraction must be in (0, 1], got {root_time_fraction!r}")
     if not float(temperature) >= 0:
         raise ValueError(f"temperature must be >= 0, got {temperature!r}")
     if max_iterations is not None and (not isinstance(max_iterations, int) or max_iterations < 0):
         raise ValueError(f"max_iterations must be a non-negative integer, got {max_iterations!r}")
     return _Balans(problem, ctx, ops, bandit, acceptance, float(epsilon), float(tau), scores,
-                   sub_time_limit, float(lp_time_fraction), float(temperature), max_iterations,
+                   sub_time_limit, float(lp_time_fraction), first_solution, float(root_time_fraction),
+                   float(temperature), max_iterations,
                    int(threads)).run()
 
 
 class _Balans:
     def __init__(self, problem: MIP, ctx: SolveContext, ops: list[_Operator], bandit: str,
                  acceptance: str, epsilon: float, tau: float, scores: tuple, sub_time_limit: float | None,
-                 lp_time_fraction: float, temperature: float, max_iterations: int | None, threads: int):
+                 lp_time_fraction: float, first_solution: str, root_time_fraction: float,
+                 temperature: float,
+                 max_iterations: int | None, threads: int):
         self.problem, self.ctx, self.d = problem, ctx, problem.data
         self.ops_requested = ops
         self.bandit_name, self.acceptance = bandit, acceptance
         self.epsilon, self.tau, self.scores = epsilon, tau, scores
         self.sub_time_limit, self.lp_time_fraction = sub_time_limit, lp_time_fraction
         self.temperature, self.threads = temperature, threads
+        self.root_time_fraction, self.first_solution = root_time_fraction, first_solution
         if max_iterations is None and ctx.time_limit is None:
             max_iterations = 200  # without a time limit the search needs some end
         self.max_iterations = max_iterations
@@ -208,15 +219,30 @@ class _Balans:
         return x, float(sub.getObjVal())
 
     def _first_solution(self) -> tuple[str, np.ndarray | None, float | None]:
-        """SCIP with feasibility emphasis until its first solution (or a final status)."""
+        """``first_solution="root"``: SCIP's root node (default settings, its root heuristics)
+        under ``root_time_fraction`` of the limit; without a solution there (or with
+        ``"feasibility"``, the paper's start) SCIP runs with feasibility emphasis until the first
+        solution (or a final status)."""
         from pyscipopt import SCIP_PARAMEMPHASIS
 
         sub, variables = self._copy()
-        sub.setEmphasis(SCIP_PARAMEMPHASIS.FEASIBILITY)
-        self._params(sub, None)
-        sub.setParam("limits/solutions", 1)
-        sub.optimize()
-        status = sub.getStatus()
+        status = "unknown"
+        if self.first_solution == "root":
+            cap = None if self.ctx.time_limit is None else self.root_time_fraction * self.ctx.time_limit
+            self._params(sub, cap)
+            sub.setParam("limits/nodes", 1)
+            sub.optimize()
+            status = sub.getStatus()
+        if sub.getNSols() == 0 and status in ("nodelimit", "timelimit", "unknown") \
+                and not self.ctx.should_stop():
+            if status != "unknown":
+                sub.freeTransform()
+            sub.setEmphasis(SCIP_PARAMEMPHASIS.FEASIBILITY)
+            self._params(sub, None)
+            sub.setParam("limits/nodes", -1)
+            sub.setParam("limits/solutions", 1)
+            sub.optimize()
+            status = sub.getStatus()
         x = self._vector(sub, variables, sub.getBestSol()) if sub.getNSols() else None
         bound = float(sub.getDualbound()) if sub.getNSols() else None
         return status, x, bound
@@ -351,9 +377,6 @@ class _Balans:
                               stats={"first_solution_status": status})
         f0 = self._value(x0)
         ctx.record(f0, extra="first", iteration=0)
-        if status == "optimal":
-            return self._finish(x0, f0, bound, Status.OPTIMAL, 0, {"first_solution_status": status})
-
         arms = [op for op in self.ops_requested if self._applicable(op)]
         skipped = [op.name for op in self.ops_requested if not self._applicable(op)]
         self.stats = {"first_solution_status": status, "first_objective": f0,
@@ -362,6 +385,8 @@ class _Balans:
                       "operator_rewards": {op.name: 0.0 for op in arms},
                       "operator_outcomes": {op.name: dict.fromkeys(OUTCOMES, 0) for op in arms},
                       "unrewarded_timeouts": 0}
+        if status == "optimal":
+            return self._finish(x0, f0, bound, Status.OPTIMAL, 0, self.stats)
         if not arms:
             return self._finish(x0, f0, bound, ctx.stop_status(Status.FEASIBLE), 0, self.stats)
         by_name = {op.name: op for op in arms}

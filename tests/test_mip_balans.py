@@ -1,0 +1,262 @@
+"""Balans (bandit ALNS over SCIP) and the plain SCIP baseline on small MIPs with known optima."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+import pytest
+from pyscipopt import Model, quicksum
+
+from problems import MIP, InvalidProblemError, read_instance
+from problems.mip_generators import (
+    combinatorial_auction,
+    facility_location,
+    independent_set,
+    set_cover,
+)
+from solvers import Status, solve
+from solvers.mip.balans import ALL_OPERATORS
+
+pytest.importorskip("mabwiser")
+
+
+def _scip_optimum(problem: MIP) -> float:
+    model = problem.create_model()
+    model.setParam("limits/time", 60)
+    model.optimize()
+    assert model.getStatus() == "optimal"
+    return model.getObjVal()
+
+
+def _scip_feasible(problem: MIP, solution: dict[str, float]) -> bool:
+    """Feasibility checked by SCIP itself on a fresh copy of the original model."""
+    model = problem.create_model()
+    sol = model.createSol()
+    for var in model.getVars():
+        model.setSolVal(sol, var, solution[var.name])
+    return bool(model.checkSol(sol, printreason=False))
+
+
+def _knapsack(seed: int = 0, n: int = 14) -> tuple[MIP, float]:
+    """A maximization knapsack with two constraints and its brute-force optimum."""
+    rng = np.random.default_rng(seed)
+    w = rng.integers(5, 40, size=(2, n))
+    p = rng.integers(5, 60, size=n)
+    cap = w.sum(axis=1) // 3
+    model = Model("knap")
+    x = [model.addVar(f"x{i}", vtype="B", obj=float(p[i])) for i in range(n)]
+    for r in range(2):
+        model.addCons(quicksum(float(w[r, i]) * x[i] for i in range(n)) <= float(cap[r]))
+    model.setMaximize()
+    best = max(float(p @ np.array(z)) for z in itertools.product((0, 1), repeat=n)
+               if np.all(w @ np.array(z) <= cap))
+    return MIP.from_model(model), best
+
+
+def _mixed(seed: int = 0) -> MIP:
+    """Binaries, general integers and continuous variables together (every operator applies)."""
+    rng = np.random.default_rng(seed)
+    model = Model("mixed")
+    y = [model.addVar(f"y{j}", vtype="B", obj=float(rng.integers(20, 60))) for j in range(12)]
+    z = [model.addVar(f"z{j}", vtype="I", lb=0, ub=7, obj=float(rng.integers(3, 9))) for j in range(12)]
+    u = [model.addVar(f"u{j}", vtype="C", lb=0, ub=10, obj=float(rng.uniform(0.5, 2))) for j in range(12)]
+    for _ in range(10):
+        cols = rng.choice(12, size=4, replace=False)
+        model.addCons(quicksum(3 * y[j] + z[j] + 0.5 * u[j] for j in cols) >= float(rng.integers(8, 16)))
+    for j in range(12):
+        model.addCons(z[j] <= 7 * y[j])
+        model.addCons(z[j] + u[j] >= 1.5)
+    return MIP.from_model(model)
+
+
+def test_default_method_is_balans_and_reaches_brute_force_optimum_when_maximizing() -> None:
+    problem, best = _knapsack()
+    assert problem.maximize
+    res = solve(problem, time_limit=10, seed=0)
+    assert res.method == "balans"
+    assert res.ok and _scip_feasible(problem, res.solution)
+    assert res.objective == pytest.approx(best, abs=1e-6)
+    if res.bound is not None:
+        assert res.bound >= best - 1e-6  # a valid upper bound for a maximization
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_balans_matches_scip_optimum_on_small_set_cover(seed: int) -> None:
+    problem = set_cover(n_rows=60, n_cols=80, density=0.08, seed=seed)
+    optimum = _scip_optimum(problem)
+    res = solve(problem, method="balans", time_limit=8, seed=seed)
+    assert res.ok and problem.is_feasible(res.solution)
+    assert res.objective == pytest.approx(optimum, abs=1e-6)
+    assert res.bound is None or res.bound <= optimum + 1e-6
+    times = [t for t, _, _ in res.history]
+    values = [v for _, v, _ in res.history]
+    assert times == sorted(times) and all(b <= a + 1e-9 for a, b in zip(values, values[1:]))
+
+
+@pytest.mark.parametrize("operator", ALL_OPERATORS)
+def test_every_operator_gives_solutions_feasible_for_the_original_model(operator: str) -> None:
+    problem = _mixed()
+    optimum = _scip_optimum(problem)
+    res = solve(problem, method="balans", operators=[operator], max_iterations=4, seed=3,
+                first_solution="feasibility")
+    count = res.stats["operator_counts"][operator]
+    assert count == 4 or (1 <= count < 4 and res.status == Status.OPTIMAL)  # stops once proven optimal
+    assert res.ok and _scip_feasible(problem, res.solution)
+    assert res.objective >= optimum - 1e-6
+    assert res.objective <= res.stats["first_objective"] + 1e-9  # hill climbing never worsens
+
+
+def test_sub_mips_are_restrictions_and_keep_the_incumbent_when_warm_started() -> None:
+    """Build each operator's sub-MIP by hand: SCIP accepts the incumbent in it (warm start) and
+    any optimum of the sub-MIP is feasible for the original model."""
+    from solvers.context import SolveContext
+    from solvers.mip.balans import _Balans, parse_operators
+
+    problem = _mixed(1)
+    run = _Balans(problem, SolveContext(None, None, 0), parse_operators("all"), "thompson",
+                  "hill_climbing", 0.1, 2.0, (8, 4, 2, 1), None, 0.2, "feasibility", 0.25, 0.05, None, 1)
+    run.base = problem.create_model()
+    run.perm = list(range(problem.size))
+    run.x_lp, _ = run._lp_relaxation()
+    _, cur, _ = run._first_solution()
+    run.pool = [cur]
+    assert cur is not None and run.x_lp is not None
+    for op in parse_operators("all"):
+        assert run._applicable(op)
+        sub, variables, warm = run._build(op, cur)
+        if warm:
+            sol = sub.createSol()
+            for k, var in enumerate(variables):
+                sub.setSolVal(sol, var, float(cur[k]))
+            assert sub.checkSol(sol, printreason=False), op.name
+        sub.setParam("limits/time", 10)
+        sub.optimize()
+        if sub.getNSols():
+            x = run._vector(sub, variables, sub.getBestSol())
+            assert _scip_feasible(problem, run._solution(x)), op.name
+        sub.freeProb()
+
+
+def test_operators_that_do_not_apply_are_left_out() -> None:
+    model = Model("ints")
+    z = [model.addVar(f"z{j}", vtype="I", lb=0, ub=9, obj=float(j + 1)) for j in range(6)]
+    model.addCons(quicksum(z) >= 13)
+    model.addCons(z[0] + 2 * z[1] >= 3)
+    problem = MIP.from_model(model)
+    res = solve(problem, method="balans", operators="all", max_iterations=3, seed=0)
+    assert res.ok and problem.is_feasible(res.solution)
+    skipped = set(res.stats["operators_skipped"])
+    assert {"local_branching_10", "proximity_5"} <= skipped
+    assert not any(name.startswith(("mutation", "rins", "dins")) for name in skipped)
+
+
+def test_same_seed_same_run() -> None:
+    problem = set_cover(n_rows=80, n_cols=120, density=0.06, seed=5)
+    runs = [solve(problem, method="balans", max_iterations=6, seed=11, bandit=b,
+                  first_solution="feasibility")
+            for b in ("thompson", "thompson", "softmax", "epsilon_greedy")]
+    assert runs[0].objective == runs[1].objective
+    assert runs[0].stats["operator_counts"] == runs[1].stats["operator_counts"]
+    for r in runs[2:]:
+        assert r.ok and problem.is_feasible(r.solution)
+
+
+def test_simulated_annealing_acceptance_stays_feasible() -> None:
+    problem = _mixed(2)
+    res = solve(problem, method="balans", operators="all", acceptance="simulated_annealing",
+                temperature=0.5, max_iterations=10, seed=0, first_solution="feasibility")
+    assert res.ok and _scip_feasible(problem, res.solution)
+    assert res.objective <= res.stats["first_objective"] + 1e-9  # the best is kept, not the current
+
+
+@pytest.mark.parametrize("method", ["balans", "scip"])
+def test_infeasible_and_unbounded_statuses(method: str) -> None:
+    model = Model("infeasible")
+    x = model.addVar("x", vtype="I", lb=0, ub=10)
+    y = model.addVar("y", vtype="B")
+    model.addCons(x + y >= 12)
+    res = solve(MIP.from_model(model), method=method, time_limit=10, seed=0)
+    assert res.status == Status.INFEASIBLE and res.solution is None
+
+    model = Model("unbounded")
+    x = model.addVar("x", vtype="I", lb=0, ub=None, obj=-1.0)
+    y = model.addVar("y", vtype="B", obj=1.0)
+    model.addCons(x - y >= 1)
+    res = solve(MIP.from_model(model), method=method, time_limit=10, seed=0)
+    assert res.status == Status.UNBOUNDED and res.solution is None
+
+
+def test_time_limit_is_wall_clock_for_everything() -> None:
+    problem = set_cover(n_rows=400, n_cols=800, density=0.05, seed=0)
+    for method in ("balans", "scip"):
+        start = time.perf_counter()
+        res = solve(problem, method=method, time_limit=3, seed=0)
+        elapsed = time.perf_counter() - start
+        assert elapsed <= 3 * 1.1 + 1, (method, elapsed)
+        assert res.ok and problem.is_feasible(res.solution)
+        assert res.status in (Status.TIME_LIMIT, Status.OPTIMAL)
+
+
+def test_balans_on_miplib_pk1_beats_its_first_solution() -> None:
+    path = "/work/shared/benchdata/miplib/pk1.mps.gz"
+    try:
+        problem = read_instance(path)
+    except FileNotFoundError:
+        pytest.skip("benchdata not available")
+    res = solve(problem, method="balans", time_limit=6, seed=0)
+    assert res.ok and problem.is_feasible(res.solution)
+    assert res.objective >= 11 - 1e-6  # MIPLIB optimum
+    assert res.objective < res.stats["first_objective"]
+    assert sum(res.stats["operator_counts"].values()) == res.iterations > 0
+
+
+def test_generators_give_feasible_seeded_instances() -> None:
+    for make, kwargs in ((set_cover, dict(n_rows=30, n_cols=40)),
+                         (combinatorial_auction, dict(n_items=15, n_bids=40)),
+                         (facility_location, dict(n_customers=8, n_facilities=5)),
+                         (independent_set, dict(n_nodes=40, affinity=3))):
+        a, b = make(seed=1, **kwargs), make(seed=1, **kwargs)
+        assert a.data.names == b.data.names and np.array_equal(a.data.c, b.data.c)
+        assert (a.data.A != b.data.A).nnz == 0
+        res = solve(a, method="scip", time_limit=20, seed=0)
+        assert res.status == Status.OPTIMAL and a.is_feasible(res.solution)
+    with pytest.raises(InvalidProblemError, match="n_rows"):
+        set_cover(n_rows=0)
+
+
+def test_malformed_files_give_clear_errors(tmp_path) -> None:
+    for k, text in enumerate(["NAME bad\nROWS\n N obj\n Q c1\nCOLUMNS\n x c1 1\nENDATA\n",
+                              "NAME bad\nROWS\n N obj\n L c1\nCOLUMNS\n x c9 1\nENDATA\n",
+                              "this is not a model\n", ""]):
+        bad = tmp_path / f"bad{k}.mps"
+        bad.write_text(text)
+        with pytest.raises(InvalidProblemError, match="read|empty"):
+            read_instance(bad)
+    lp = tmp_path / "bad.lp"
+    lp.write_text("Minimize\n obj: x + \nSubject To\n c1: x >= >= 1\nEnd\n")
+    with pytest.raises(InvalidProblemError):
+        read_instance(lp)
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"bandit": "ucb"}, "bandit"), ({"acceptance": "greedy"}, "acceptance"),
+    ({"operators": ["rins_0"]}, "operator"), ({"operators": ["foo_10"]}, "operator"),
+    ({"operators": []}, "operator"), ({"epsilon": 2.0}, "epsilon"), ({"scores": (1, 2)}, "scores"),
+    ({"sub_time_limit": -1}, "sub_time_limit"), ({"max_iterations": -2}, "max_iterations"),
+])
+def test_bad_options_raise_value_error(options: dict, match: str) -> None:
+    problem, _ = _knapsack(n=6)
+    with pytest.raises(ValueError, match=match):
+        solve(problem, method="balans", **options)
+
+
+def test_scip_baseline_options_and_history() -> None:
+    problem = set_cover(n_rows=60, n_cols=80, density=0.08, seed=3)
+    res = solve(problem, method="scip", emphasis="feasibility", seed=0, time_limit=20)
+    assert res.ok and res.history and res.history[-1][1] == pytest.approx(res.objective)
+    with pytest.raises(ValueError, match="emphasis"):
+        solve(problem, method="scip", emphasis="fast")
+    with pytest.raises(ValueError, match="parameter"):
+        solve(problem, method="scip", params={"no/such/param": 1})
