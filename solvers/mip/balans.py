@@ -29,7 +29,7 @@ from problems import MIP
 
 from ..context import SolveContext
 from ..result import Result, Status
-from .scip import STATUS_MAP, _infeasible_or_unbounded
+from .scip import STATUS_MAP, _IncumbentRecorder, _infeasible_or_unbounded
 
 # Paper portfolio (design §4): Crossover, Mutation 25/50/75, LB 10/25/50, Proximity 5/15/30 %,
 # RENS 25/50/75, RINS 25/50/75.
@@ -226,6 +226,7 @@ class _Balans:
         from pyscipopt import SCIP_PARAMEMPHASIS
 
         sub, variables = self._copy()
+        sub.includeEventhdlr(_IncumbentRecorder(self.ctx), "optbox-history", "records incumbents")
         status = "unknown"
         if self.first_solution == "root":
             cap = None if self.ctx.time_limit is None else self.root_time_fraction * self.ctx.time_limit
@@ -376,7 +377,8 @@ class _Balans:
             return ctx.result(status=st, message=msg, bound=None,
                               stats={"first_solution_status": status})
         f0 = self._value(x0)
-        ctx.record(f0, extra="first", iteration=0)
+        if not ctx.history or abs(ctx.history[-1][1] - f0) > 1e-9 * max(1.0, abs(f0)):
+            ctx.record(f0, extra="first", iteration=0)
         arms = [op for op in self.ops_requested if self._applicable(op)]
         skipped = [op.name for op in self.ops_requested if not self._applicable(op)]
         self.stats = {"first_solution_status": status, "first_objective": f0,

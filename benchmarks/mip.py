@@ -1,0 +1,308 @@
+"""MIP benchmark: optbox Balans vs plain SCIP vs the ``balans`` PyPI package (issue 4).
+
+Protocol (full run): MIPLIB instances of ``../shared/benchdata/miplib`` (optima in solutions.txt)
+plus generated set cover, combinatorial auction, capacitated facility location and independent
+set instances (Gasse et al. 2019 families, larger than their defaults); 60 s wall per run
+(everything included), 1 thread, seeds 0-2. Metrics: primal gap to the best known value
+(Berthold 2013: |f - f*| / max(|f|, |f*|), 1 without a solution or with opposite signs) and the
+primal integral of that gap over [0, T] in seconds; wins/ties/losses of optbox Balans against each
+peer on the mean integral per instance.
+
+For generated instances the best known value is the best objective found by any run here (or
+by a longer SCIP reference run with ``--reference-time``).
+
+    python3 -m benchmarks.mip --quick       # 30 s, seed 0, one instance per generated family
+    python3 -m benchmarks.mip               # the full protocol (hours on a 2-core machine)
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import csv  # noqa: E402
+import math  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+MIPLIB_DIR = Path(__file__).resolve().parents[2] / "shared" / "benchdata" / "miplib"
+SOLVERS = ("balans", "scip", "balans_pkg")
+# Generated families: sizes above Gasse et al.'s "medium"/"hard" so SCIP does not close them in 60 s.
+GENERATED = {
+    "setcover": dict(n_rows=1000, n_cols=1000, density=0.05),
+    "cauction": dict(n_items=200, n_bids=1000),
+    "cfl": dict(n_customers=100, n_facilities=100),
+    "indset": dict(n_nodes=1500, affinity=4),
+}
+
+
+def primal_gap(value: float | None, best: float) -> float:
+    """Berthold's primal gap in [0, 1]."""
+    if value is None or not math.isfinite(value):
+        return 1.0
+    if abs(value - best) <= 1e-9 * max(1.0, abs(best)):
+        return 0.0
+    if value * best < 0:
+        return 1.0
+    return min(1.0, abs(value - best) / max(abs(value), abs(best)))
+
+
+def primal_integral(history: list[tuple[float, float]], best: float, horizon: float) -> float:
+    """Integral over [0, horizon] of the gap of the incumbent (gap 1 before the first solution)."""
+    total, t_prev, gap = 0.0, 0.0, 1.0
+    for t, value in sorted(history):
+        t = min(max(t, 0.0), horizon)
+        total += gap * (t - t_prev)
+        t_prev, gap = t, primal_gap(value, best)  # history holds monotone incumbents
+    return total + gap * (horizon - t_prev)
+
+
+def _incumbents(history: list[tuple[float, float]], maximize: bool,
+                horizon: float) -> list[tuple[float, float]]:
+    """Monotone incumbent trace (time, best value so far) cut at the horizon."""
+    out: list[tuple[float, float]] = []
+    for t, v in sorted(history):
+        if t > horizon or v is None or not math.isfinite(v):
+            continue
+        if not out or (v > out[-1][1] if maximize else v < out[-1][1]):
+            out.append((t, v))
+    return out
+
+
+def load_instances(quick: bool, gen_seeds: int,
+                   only: list[str] | None) -> list[tuple[str, Any, float | None, Path]]:
+    """(name, MIP, best known value or None, path of a file for the balans package)."""
+    from problems import read_instance
+    from problems.mip_generators import GENERATORS
+
+    optima: dict[str, float] = {}
+    sol_file = MIPLIB_DIR / "solutions.txt"
+    if sol_file.exists():
+        for line in sol_file.read_text().splitlines():
+            if ":" in line and not line.lstrip().startswith("#"):
+                key, value = line.split(":", 1)
+                optima[key.strip()] = float(value)
+    out = []
+    for path in sorted(MIPLIB_DIR.glob("*.mps.gz")):
+        name = path.name.split(".")[0]
+        if only and name not in only:
+            continue
+        out.append((name, read_instance(path), optima.get(name), path))
+    gen_dir = Path("/tmp") / "optbox_mip_instances"
+    gen_dir.mkdir(parents=True, exist_ok=True)
+    for family, kwargs in GENERATED.items():
+        for s in range(1 if quick else gen_seeds):
+            name = f"{family}-{s}"
+            if only and name not in only and family not in only:
+                continue
+            problem = GENERATORS[family](seed=s, **kwargs)
+            path = gen_dir / f"{name}.mps"
+            problem.to_file(path)
+            out.append((name, problem, None, path))
+    return out
+
+
+def run_optbox(method: str, problem: Any, limit: float, seed: int) -> dict[str, Any]:
+    from solvers import solve
+
+    start = time.perf_counter()
+    res = solve(problem, method=method, time_limit=limit, seed=seed)
+    wall = time.perf_counter() - start
+    feasible = res.solution is not None and problem.is_feasible(res.solution)
+    return {"objective": res.objective if feasible else None, "wall": wall, "status": str(res.status),
+            "history": [(t, v) for t, v, _ in res.history], "iterations": res.iterations,
+            "feasible": feasible}
+
+
+def run_balans_pkg(problem: Any, path: Path, limit: float, seed: int) -> dict[str, Any] | None:
+    """The PyPI ``balans`` package (2.2.0) with its default configuration and a MaxRuntime stop.
+
+    Its start (first solution, up to 10 s by default) is outside its MaxRuntime, so its wall time
+    may exceed ``limit``; incumbents after ``limit`` do not count in the integral or final value.
+    Incumbent times: start = wall - sum(iteration runtimes), then the cumulative runtimes.
+    Its seed must be positive: seed s maps to 1000 + s.
+    """
+    try:
+        from alns.stop import MaxRuntime
+        from balans.solver import Balans
+    except ImportError:
+        return None
+    start = time.perf_counter()
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
+        solver = Balans(stop=MaxRuntime(limit), seed=1000 + seed)
+        result = solver.solve(str(path))
+    wall = time.perf_counter() - start
+    flip = -1.0 if solver._instance.mip.is_obj_sense_changed else 1.0
+    stats = result.statistics
+    runtimes = list(stats.runtimes)
+    objectives = [flip * float(v) for v in stats.objectives]
+    t = wall - sum(runtimes)
+    history = []
+    if len(objectives) == len(runtimes) + 1:
+        history.append((t, objectives[0]))
+        objectives = objectives[1:]
+    for rt, v in zip(runtimes, objectives):
+        t += rt
+        history.append((t, v))
+    trace = _incumbents(history, problem.maximize, limit)
+    return {"objective": trace[-1][1] if trace else None, "wall": wall, "status": "-",
+            "history": trace, "iterations": len(runtimes), "feasible": True}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="30 s, seed 0, one instance per family")
+    parser.add_argument("--out", default="benchmarks/out/mip", help="output folder")
+    parser.add_argument("--time", type=float, default=None, help="seconds per run (60; --quick: 30)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds 0..n-1 (3; --quick: 1)")
+    parser.add_argument("--gen-seeds", type=int, default=3, help="generated instances per family")
+    parser.add_argument("--solvers", default=",".join(SOLVERS), help=f"comma list from {SOLVERS}")
+    parser.add_argument("--instances", default="", help="comma list of names or families (default all)")
+    parser.add_argument("--reference-time", type=float, default=0.0,
+                        help="extra SCIP run (seconds) for the best known value of generated instances")
+    args = parser.parse_args(argv)
+    limit = args.time or (30.0 if args.quick else 60.0)
+    seeds = list(range(args.seeds or (1 if args.quick else 3)))
+    solvers = [s for s in args.solvers.split(",") if s]
+    bad = [s for s in solvers if s not in SOLVERS]
+    if bad:
+        parser.error(f"unknown solvers {bad}; choose from {SOLVERS}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    only = [s for s in args.instances.split(",") if s] or None
+    instances = load_instances(args.quick, args.gen_seeds, only)
+    notes: list[str] = []
+    rows: list[dict[str, Any]] = []
+    for name, problem, best, path in instances:
+        runs: dict[tuple[str, int], dict[str, Any]] = {}
+        for seed in seeds:
+            for solver in solvers:
+                if solver == "balans_pkg":
+                    try:
+                        r = run_balans_pkg(problem, path, limit, seed)
+                    except Exception as exc:  # the peer failing is recorded, never fatal
+                        notes.append(f"balans package failed on {name} seed {seed}: "
+                                     f"{type(exc).__name__}: {exc}")
+                        r = {"objective": None, "wall": float("nan"), "status": "error", "history": [],
+                             "iterations": 0, "feasible": False}
+                    if r is None:
+                        notes.append("balans package not installed: skipped")
+                        solvers = [s for s in solvers if s != "balans_pkg"]
+                        continue
+                else:
+                    r = run_optbox(solver, problem, limit, seed)
+                r["history"] = _incumbents(r["history"], problem.maximize, limit)
+                r["final"] = r["history"][-1][1] if r["history"] else None
+                runs[solver, seed] = r
+                print(f"{name} {solver} seed={seed} obj={r['final']} wall={r['wall']:.1f}s "
+                      f"it={r['iterations']} status={r['status']}", flush=True)
+        if args.reference_time > 0 and best is None:
+            ref = run_optbox("scip", problem, args.reference_time, 0)
+            if ref["objective"] is not None:
+                runs["reference", 0] = {**ref, "final": ref["objective"], "history": []}
+        known = best
+        if known is None:
+            finals = [r["final"] for r in runs.values() if r.get("final") is not None]
+            known = (max(finals) if problem.maximize else min(finals)) if finals else float("nan")
+        for (solver, seed), r in runs.items():
+            if solver == "reference":
+                continue
+            rows.append({"instance": name, "solver": solver, "seed": seed, "best_known": known,
+                         "best_known_source": "solutions.txt" if best is not None else "best run",
+                         "objective": r["final"], "primal_gap": primal_gap(r["final"], known),
+                         "primal_integral": primal_integral(r["history"], known, limit),
+                         "wall": r["wall"], "iterations": r["iterations"], "status": r["status"],
+                         "first_solution_time": r["history"][0][0] if r["history"] else None})
+    with open(out / "runs.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["instance"])
+        writer.writeheader()
+        writer.writerows(rows)
+    table = _table(rows, solvers, limit, seeds)
+    if notes:
+        table += "\n" + "\n".join(f"- {n}" for n in dict.fromkeys(notes)) + "\n"
+    (out / "table.md").write_text(table)
+    print(table)
+    _plot(rows, solvers, out)
+    return 0
+
+
+def _table(rows: list[dict[str, Any]], solvers: list[str], limit: float, seeds: list[int]) -> str:
+    instances = list(dict.fromkeys(r["instance"] for r in rows))
+
+    def mean(inst: str, solver: str, key: str) -> float:
+        vals = [r[key] for r in rows if r["instance"] == inst and r["solver"] == solver]
+        return sum(vals) / len(vals) if vals else float("nan")
+
+    head = ["instance", "best known"] + [f"gap {s}" for s in solvers] + [f"PI {s}" for s in solvers]
+    peers = [s for s in solvers if s != "balans"]
+    head += [f"PI ratio balans/{p}" for p in peers]
+    lines = [f"Primal gap at {limit:g} s and primal integral (PI, gap-seconds over [0, {limit:g}]), "
+             f"mean over seeds {seeds}.", "", "| " + " | ".join(head) + " |",
+             "|" + "---|" * len(head)]
+    wins = {p: [0, 0, 0] for p in peers}
+    totals = {s: 0.0 for s in solvers}
+    for inst in instances:
+        best = next(r["best_known"] for r in rows if r["instance"] == inst)
+        cells = [inst, f"{best:.6g}"]
+        cells += [f"{mean(inst, s, 'primal_gap'):.4f}" for s in solvers]
+        cells += [f"{mean(inst, s, 'primal_integral'):.2f}" for s in solvers]
+        for s in solvers:
+            totals[s] += mean(inst, s, "primal_integral")
+        for p in peers:
+            a, b = mean(inst, "balans", "primal_integral"), mean(inst, p, "primal_integral")
+            cells.append(f"{a / b:.2f}" if b > 0 else ("1.00" if a == b else "inf"))
+            if abs(a - b) <= 0.01 * max(a, b, 1e-9) or abs(a - b) < 1e-3:
+                wins[p][1] += 1
+            elif a < b:
+                wins[p][0] += 1
+            else:
+                wins[p][2] += 1
+        lines.append("| " + " | ".join(cells) + " |")
+    n = max(1, len(instances))
+    lines.append("| **mean** | | " + " | ".join("" for _ in solvers) + " | "
+                 + " | ".join(f"**{totals[s] / n:.2f}**" for s in solvers) + " | "
+                 + " | ".join(f"**{totals['balans'] / totals[p]:.2f}**" if totals[p] > 0 else "-"
+                              for p in peers) + " |")
+    lines.append("")
+    for p in peers:
+        w, t, lo = wins[p]
+        lines.append(f"- balans vs {p}: wins/ties/losses on the primal integral = {w}/{t}/{lo} "
+                     f"(lower on {100 * w / n:.0f} % of {n} instances; ties within 1 %)")
+    return "\n".join(lines) + "\n"
+
+
+def _plot(rows: list[dict[str, Any]], solvers: list[str], out: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    instances = list(dict.fromkeys(r["instance"] for r in rows))
+    fig, ax = plt.subplots(figsize=(max(6, len(instances) * 0.9), 4))
+    width = 0.8 / max(1, len(solvers))
+    for k, s in enumerate(solvers):
+        vals = []
+        for inst in instances:
+            v = [r["primal_integral"] for r in rows if r["instance"] == inst and r["solver"] == s]
+            vals.append(sum(v) / len(v) if v else 0.0)
+        ax.bar([i + k * width for i in range(len(instances))], vals, width, label=s)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(instances))])
+    ax.set_xticklabels(instances, rotation=45, ha="right")
+    ax.set_ylabel("primal integral (gap x s)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "primal_integral.png", dpi=100)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
