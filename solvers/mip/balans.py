@@ -115,8 +115,9 @@ class _Bandit:
 def solve_balans(problem: MIP, ctx: SolveContext, operators: Any = "paper",
                  bandit: str = "thompson", acceptance: str = "hill_climbing", epsilon: float = 0.15,
                  tau: float = 2.0, scores: Any = DEFAULT_SCORES, sub_time_limit: float | None = None,
+                 sub_settings: str = "fast",
                  lp_time_fraction: float = 0.2, first_solution: str = "root",
-                 root_time_fraction: float = 0.25,
+                 root_time_fraction: float = 0.1,
                  temperature: float = 0.05,
                  max_iterations: int | None = None, threads: int = 1) -> Result:
     """Balans (paper Alg. 1): LP, first solution, then bandit-selected LNS iterations over SCIP."""
@@ -136,6 +137,8 @@ def solve_balans(problem: MIP, ctx: SolveContext, operators: Any = "paper",
         raise ValueError(f"sub_time_limit must be positive seconds, got {sub_time_limit!r}")
     if not 0.0 < float(lp_time_fraction) <= 1.0:
         raise ValueError(f"lp_time_fraction must be in (0, 1], got {lp_time_fraction!r}")
+    if sub_settings not in ("fast", "default"):
+        raise ValueError(f"sub_settings must be 'fast' or 'default', got {sub_settings!r}")
     if first_solution not in ("root", "feasibility"):
         raise ValueError(f"first_solution must be 'root' or 'feasibility', got {first_solution!r}")
     if not 0.0 < float(root_time_fraction) <= 1.0:
@@ -144,10 +147,11 @@ def solve_balans(problem: MIP, ctx: SolveContext, operators: Any = "paper",
         raise ValueError(f"temperature must be >= 0, got {temperature!r}")
     if max_iterations is not None and (not isinstance(max_iterations, int) or max_iterations < 0):
         raise ValueError(f"max_iterations must be a non-negative integer, got {max_iterations!r}")
-    return _Balans(problem, ctx, ops, bandit, acceptance, float(epsilon), float(tau), scores,
-                   sub_time_limit, float(lp_time_fraction), first_solution, float(root_time_fraction),
-                   float(temperature), max_iterations,
-                   int(threads)).run()
+    run = _Balans(problem, ctx, ops, bandit, acceptance, float(epsilon), float(tau), scores,
+                  sub_time_limit, float(lp_time_fraction), first_solution, float(root_time_fraction),
+                  float(temperature), max_iterations, int(threads))
+    run.sub_settings = sub_settings
+    return run.run()
 
 
 class _Balans:
@@ -163,6 +167,7 @@ class _Balans:
         self.sub_time_limit, self.lp_time_fraction = sub_time_limit, lp_time_fraction
         self.temperature, self.threads = temperature, threads
         self.root_time_fraction, self.first_solution = root_time_fraction, first_solution
+        self.sub_settings = "fast"
         if max_iterations is None and ctx.time_limit is None:
             max_iterations = 200  # without a time limit the search needs some end
         self.max_iterations = max_iterations
@@ -351,6 +356,8 @@ class _Balans:
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> Result:
+        from pyscipopt import SCIP_PARAMSETTING
+
         ctx, d = self.ctx, self.d
         self.base = self.problem.create_model()
         names = [var.name for var in self.base.getVars()]
@@ -415,6 +422,9 @@ class _Balans:
                 op = by_name[selector.select()]
                 sub, v, warm = self._build(op, cur)
                 self._params(sub, sub_cap, seed_offset=iteration)
+                if self.sub_settings == "fast":  # LNS sub-MIPs: quick presolve, no cutting planes
+                    sub.setPresolve(SCIP_PARAMSETTING.FAST)
+                    sub.setSeparating(SCIP_PARAMSETTING.OFF)
                 if warm:
                     sol = sub.createSol()
                     for k, var in enumerate(v):
