@@ -166,7 +166,8 @@ def test_same_seed_same_run() -> None:
 def test_simulated_annealing_acceptance_stays_feasible() -> None:
     problem = _mixed(2)
     res = solve(problem, method="balans", operators="all", acceptance="simulated_annealing",
-                temperature=0.5, max_iterations=10, seed=0, first_solution="feasibility")
+                temperature=0.5, max_iterations=10, seed=0, first_solution="feasibility",
+                sub_settings="default")
     assert res.ok and _scip_feasible(problem, res.solution)
     assert res.objective <= res.stats["first_objective"] + 1e-9  # the best is kept, not the current
 
@@ -244,7 +245,8 @@ def test_malformed_files_give_clear_errors(tmp_path) -> None:
     ({"bandit": "ucb"}, "bandit"), ({"acceptance": "greedy"}, "acceptance"),
     ({"operators": ["rins_0"]}, "operator"), ({"operators": ["foo_10"]}, "operator"),
     ({"operators": []}, "operator"), ({"epsilon": 2.0}, "epsilon"), ({"scores": (1, 2)}, "scores"),
-    ({"sub_time_limit": -1}, "sub_time_limit"), ({"max_iterations": -2}, "max_iterations"),
+    ({"sub_time_limit": -1}, "sub_time_limit"), ({"sub_settings": "turbo"}, "sub_settings"),
+    ({"first_solution": "lp"}, "first_solution"), ({"max_iterations": -2}, "max_iterations"),
 ])
 def test_bad_options_raise_value_error(options: dict, match: str) -> None:
     problem, _ = _knapsack(n=6)
