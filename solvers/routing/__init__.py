@@ -11,4 +11,14 @@ METHODS = [
         description="OR-Tools routing: savings/cheapest-arc start + guided local search",
         default_rank=lambda p: 1,
     ),
+    MethodSpec(
+        name="local-search",
+        problems=("TSP", "CVRP"),
+        target="solvers.routing.local_search:solve_local_search",
+        options={"neighbours": 10, "kicks": None},
+        description="numba 2-opt + Or-opt with neighbour lists and don't-look bits, iterated "
+                    "local search (CVRP: giant tour + optimal split)",
+        randomized=True,
+        default_rank=lambda p: 2 if type(p).__name__ == "TSP" else None,
+    ),
 ]
