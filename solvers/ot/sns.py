@@ -58,7 +58,7 @@ def _pcg(r: np.ndarray, c: np.ndarray, S: sp.csr_matrix, ST: sp.csr_matrix, rhs_
     rz = res @ pre
     stop = (rtol * np.linalg.norm(rhs)) ** 2
     k = 0
-    for k in range(1, maxit + 1):
+    for k in range(1, maxit + 1):  # noqa: B007  (k is returned)
         q = mv(p)
         pq = p @ q
         if pq <= 0:
@@ -143,12 +143,12 @@ def solve_sns(problem: OptimalTransport, ctx: SolveContext, tol: float = 1e-9, m
             accepted = False
             for _ in range(40):
                 ft, gt = f + alpha * dx, g + alpha * dy
-                with np.errstate(over="ignore"):
+                with np.errstate(over="ignore", invalid="ignore"):
                     tot_t = K.plan_marginals(C, ft, gt, eps, Pt, rt, ct)
-                stats["line_search_evals"] += 1
-                if np.isfinite(tot_t):
-                    Lt = a @ ft + b @ gt - eps * tot_t
                     err_t = float(np.abs(rt - a).sum() + np.abs(ct - b).sum())
+                stats["line_search_evals"] += 1
+                if np.isfinite(tot_t):  # an overflowing trial step is rejected
+                    Lt = a @ ft + b @ gt - eps * tot_t
                     if Lt >= L + 1e-4 * alpha * slope or (Lt >= L - 1e-14 * abs(L) and err_t < err):
                         accepted = True
                         break
