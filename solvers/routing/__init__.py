@@ -19,6 +19,17 @@ METHODS = [
         description="numba 2-opt + Or-opt with neighbour lists and don't-look bits, iterated "
                     "local search (CVRP: giant tour + optimal split)",
         randomized=True,
-        default_rank=lambda p: 2 if type(p).__name__ == "TSP" else None,
+        default_rank=lambda p: 2 if p.n_nodes < 200 else None,
+    ),
+    MethodSpec(
+        name="udc",
+        problems=("TSP", "CVRP"),
+        target="solvers.routing.udc:solve_udc",
+        options={"start": "learned", "starts": 4, "segment": 100, "rounds": 4, "polish": True},
+        description="UDC divide-conquer-reunion: learned k-NN heatmap divider (shipped weights) or "
+                    "random insertion, segment 2-opt/Or-opt with fixed ends, shifted reunion rounds, "
+                    "ILS polish",
+        randomized=True,
+        default_rank=lambda p: 3 if p.n_nodes >= 200 else None,
     ),
 ]

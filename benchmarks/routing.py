@@ -1,0 +1,160 @@
+"""Large routing benchmark (issue 6): udc (learned divider), udc with random-insertion start,
+local-search, OR-Tools, and peers elkai (LKH-3, TSP) / PyVRP (CVRP) with matched time.
+
+    python3 -m benchmarks.routing --quick          # reduced protocol (minutes on 2 cores)
+    python3 -m benchmarks.routing --full           # issue protocol (16 TSP1000, 4 TSP10000, ...)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "benchdata"
+TSPLIB_QUICK = ["pr1002", "pcb1173", "d2103"]
+TSPLIB_FULL = ["pr1002", "u1060", "pcb1173", "d1291", "rl1304", "fl1577", "d2103", "pcb3038", "fnl4461"]
+CVRPLIB_QUICK = ["X-n502-k39", "X-n749-k98", "X-n979-k58"]
+CVRPLIB_FULL = ["X-n502-k39", "X-n524-k153", "X-n548-k50", "X-n573-k30", "X-n599-k92", "X-n627-k43",
+                "X-n655-k131", "X-n685-k75", "X-n716-k35", "X-n749-k98", "X-n783-k48", "X-n819-k171",
+                "X-n856-k95", "X-n895-k37", "X-n936-k151", "X-n979-k58"]
+
+
+def _known(folder: str) -> dict[str, float]:
+    out = {}
+    for line in (DATA / folder / "solutions.txt").read_text().splitlines():
+        if ":" in line:
+            k, v = line.split(":")
+            out[k.strip()] = float(v)
+    return out
+
+
+def _elkai(problem, seconds: float) -> tuple[float | None, float]:
+    try:
+        import elkai
+    except ImportError:
+        return None, 0.0
+    t = time.perf_counter()
+    n = problem.n_nodes
+    if problem.edge_weight_type in ("EUC_2D", "CEIL_2D", "ATT") or n > 3000:
+        pts = problem.coords * (1.0 if problem.edge_weight_type != "EUC" else 1000.0)
+        tour = elkai.Coordinates2D({i: tuple(map(float, pts[i])) for i in range(n)}).solve_tsp(runs=1)
+    else:
+        tour = elkai.DistanceMatrix(problem.distance_matrix().tolist()).solve_tsp(runs=1)
+    tour = np.asarray(tour[:-1] if tour[0] == tour[-1] and len(tour) == n + 1 else tour)
+    return problem.objective(tour), time.perf_counter() - t
+
+
+def _pyvrp(problem, seconds: float) -> tuple[float | None, float]:
+    try:
+        import pyvrp
+        from pyvrp.stop import MaxRuntime
+    except ImportError:
+        return None, 0.0
+    t = time.perf_counter()
+    m = pyvrp.Model()
+    m.add_vehicle_type(num_available=problem.n_nodes, capacity=int(problem.capacity))
+    scale = 1.0 if problem.edge_weight_type != "EUC" else 10000.0
+    xy = np.round(problem.coords * scale).astype(int)
+    depot = m.add_depot(x=int(xy[0, 0]), y=int(xy[0, 1]))
+    locs = [depot] + [m.add_client(x=int(xy[i, 0]), y=int(xy[i, 1]), delivery=int(problem.demands[i]))
+                      for i in range(1, problem.n_nodes)]
+    D = problem.distance_matrix() * (1 if scale == 1 else scale)
+    for i, a in enumerate(locs):
+        for j, b in enumerate(locs):
+            if i != j:
+                m.add_edge(a, b, distance=int(round(D[i, j])))
+    res = m.solve(stop=MaxRuntime(seconds), seed=0, display=False)
+    routes = [[int(v) for v in r.visits()] for r in res.best.routes()]
+    return problem.objective(routes), time.perf_counter() - t
+
+
+def _run(problem, method: str, seconds: float, **opts) -> tuple[float, float]:
+    from solvers import solve
+
+    t = time.perf_counter()
+    r = solve(problem, method, seed=0, time_limit=seconds, **opts)
+    return r.objective, time.perf_counter() - t
+
+
+METHODS = [("udc", "udc", {}), ("udc-ri", "udc", {"start": "random-insertion"}),
+           ("local-search", "local-search", {}), ("ortools", "ortools", {})]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="reduced protocol (default)")
+    p.add_argument("--full", action="store_true", help="issue protocol")
+    p.add_argument("--suites", default="tsp1000,tsp10000,cvrp1000,tsplib,cvrplib")
+    p.add_argument("--no-ortools", action="store_true")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/out/routing"))
+    a = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    from problems import CVRP, TSP, read_instance
+
+    full = a.full
+    suites: list[tuple[str, list, float, str]] = []
+    want = a.suites.split(",")
+    if "tsp1000" in want:
+        suites.append(("TSP1000", [(f"u1000-s{s}", TSP.random(1000, seed=s), None)
+                                   for s in range(16 if full else 2)], 10.0, "elkai"))
+    if "tsp10000" in want:
+        suites.append(("TSP10000", [(f"u10000-s{s}", TSP.random(10000, seed=s), None)
+                                    for s in range(4 if full else 1)], 60.0 if full else 30.0, "elkai"))
+    if "cvrp1000" in want:
+        suites.append(("CVRP1000", [(f"c1000-s{s}", CVRP.random(1000, seed=s, capacity=200), None)
+                                    for s in range(8 if full else 1)], 20.0, "pyvrp"))
+    if "tsplib" in want:
+        known = _known("tsplib")
+        suites.append(("TSPLIB", [(n, read_instance(DATA / "tsplib" / f"{n}.tsp"), known[n])
+                                  for n in (TSPLIB_FULL if full else TSPLIB_QUICK)], 10.0, "elkai"))
+    if "cvrplib" in want:
+        known = _known("cvrplib")
+        suites.append(("CVRPLIB-X", [(n, read_instance(DATA / "cvrplib" / f"{n}.vrp"), known[n])
+                                     for n in (CVRPLIB_FULL if full else CVRPLIB_QUICK)], 10.0, "pyvrp"))
+    rows = []
+    for suite, instances, seconds, peer in suites:
+        for name, prob, ref in instances:
+            row = {"suite": suite, "instance": name, "n": prob.n_nodes, "time_limit": seconds}
+            pobj, ptime = (_elkai if peer == "elkai" else _pyvrp)(prob, seconds)
+            row[peer], row[f"{peer}_s"] = pobj, ptime
+            row["reference"] = ref if ref is not None else pobj
+            for label, method, opts in METHODS:
+                if method == "ortools" and (a.no_ortools or prob.n_nodes > 2000):
+                    continue
+                obj, sec = _run(prob, method, seconds, **opts)
+                row[label], row[f"{label}_s"] = obj, sec
+            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+            rows.append(row)
+    a.out.mkdir(parents=True, exist_ok=True)
+    keys = sorted({k for r in rows for k in r}, key=lambda k: (k not in ("suite", "instance", "n"), k))
+    with open(a.out / "routing.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(rows)
+    labels = [m[0] for m in METHODS] + ["elkai", "pyvrp"]
+    lines = ["| suite | #inst | reference | " + " | ".join(f"{m} gap % (s)" for m in labels) + " |",
+             "|---" * (3 + len(labels)) + "|"]
+    for suite in dict.fromkeys(r["suite"] for r in rows):
+        rs = [r for r in rows if r["suite"] == suite]
+        cells = []
+        for m in labels:
+            vals = [(100 * (r[m] / r["reference"] - 1), r[f"{m}_s"]) for r in rs if r.get(m) is not None]
+            cells.append(f"{np.mean([v[0] for v in vals]):.2f} ({np.mean([v[1] for v in vals]):.1f})"
+                         if len(vals) == len(rs) else "-")
+        ref = "optimal/BKS" if rs[0].get("reference") not in (rs[0].get("elkai"), rs[0].get("pyvrp")) else (
+            "LKH-3 (elkai)" if "elkai" in rs[0] else "PyVRP")
+        lines.append(f"| {suite} | {len(rs)} | {ref} | " + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+    print(table)
+    (a.out / "routing.md").write_text(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,68 @@
+"""Numba kernel: node-by-node tour construction from a sparse k-NN heatmap (UDC divide stage)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def construct_tour(logits, neigh, coords, start, greedy, seed):
+    """Build a tour from ``start``: at every step pick among the unvisited k-NN of the
+    current node by the heatmap (argmax if ``greedy`` else softmax sample); when all of
+    them are visited, jump to the nearest unvisited node (Euclidean on ``coords``).
+
+    Returns (tour, slot) where ``slot[t]`` is the neighbour slot chosen at step t (-1 when
+    the fallback was used) -- what REINFORCE needs to recompute log-probabilities.
+    """
+    np.random.seed(seed)
+    n, k = neigh.shape
+    visited = np.zeros(n, dtype=np.bool_)
+    tour = np.empty(n, dtype=np.int64)
+    slot = np.full(n, -1, dtype=np.int64)
+    cur = start
+    visited[cur] = True
+    tour[0] = cur
+    probs = np.empty(k)
+    for t in range(1, n):
+        best = -1
+        mx = -np.inf
+        for s in range(k):
+            u = neigh[cur, s]
+            if u >= 0 and not visited[u] and logits[cur, s] > mx:
+                mx = logits[cur, s]
+                best = s
+        if best >= 0 and not greedy:
+            tot = 0.0
+            for s in range(k):
+                u = neigh[cur, s]
+                if u >= 0 and not visited[u]:
+                    probs[s] = np.exp(logits[cur, s] - mx)
+                    tot += probs[s]
+                else:
+                    probs[s] = 0.0
+            r = np.random.random() * tot
+            acc = 0.0
+            for s in range(k):
+                acc += probs[s]
+                if probs[s] > 0.0 and acc >= r:
+                    best = s
+                    break
+        if best >= 0:
+            nxt = neigh[cur, best]
+            slot[t] = best
+        else:
+            nxt = -1
+            bd = np.inf
+            for u in range(n):
+                if not visited[u]:
+                    dx = coords[u, 0] - coords[cur, 0]
+                    dy = coords[u, 1] - coords[cur, 1]
+                    d = dx * dx + dy * dy
+                    if d < bd:
+                        bd = d
+                        nxt = u
+        visited[nxt] = True
+        tour[t] = nxt
+        cur = nxt
+    return tour, slot

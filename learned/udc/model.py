@@ -1,0 +1,146 @@
+"""UDC dividing network: anisotropic (edge-gated) GNN on a sparse k-NN graph -> heatmap.
+
+Zheng et al., "UDC: A Unified Neural Divide-and-Conquer Framework for Large-Scale
+Combinatorial Optimization Problems" (NeurIPS 2024), §4.1: the dividing policy is an
+Anisotropic GNN (AGNN, Joshi et al. 2019 eq. 2-3) on a sparse graph whose edge outputs form a
+heatmap; solutions are constructed node by node from it.  Node features: TSP (x, y) scaled
+to the unit box; CVRP adds demand / capacity and polar coordinates (r, theta) around the depot.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+from torch import nn
+from torch_geometric.utils import scatter
+
+WEIGHTS = Path(__file__).with_name("weights")
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def knn(coords: np.ndarray, k: int) -> np.ndarray:
+    """(n, k) nearest neighbours of every node, itself excluded (duplicates allowed)."""
+    n = coords.shape[0]
+    k = min(k, n - 1)
+    _, idx = cKDTree(coords).query(coords, k=k + 1)
+    out = np.empty((n, k), dtype=np.int64)
+    for v in range(n):
+        row = idx[v][idx[v] != v][:k]
+        out[v, : row.size] = row
+        out[v, row.size:] = row[-1] if row.size else (v + 1) % n
+    return out
+
+
+def unit_box(coords: np.ndarray) -> np.ndarray:
+    lo = coords.min(axis=0)
+    span = float(np.max(coords.max(axis=0) - lo)) or 1.0
+    return (coords - lo) / span
+
+
+def node_features(coords: np.ndarray, demands: np.ndarray | None = None,
+                  capacity: float | None = None) -> np.ndarray:
+    """TSP: (x, y); CVRP: (x, y, demand/capacity, r, theta/pi) with the depot at node 0."""
+    xy = unit_box(coords)
+    if demands is None:
+        return xy.astype(np.float32)
+    rel = xy - xy[0]
+    r = np.hypot(rel[:, 0], rel[:, 1])
+    th = np.arctan2(rel[:, 1], rel[:, 0]) / np.pi
+    return np.c_[xy, demands / capacity, r, th].astype(np.float32)
+
+
+class AGNNLayer(nn.Module):
+    """One edge-gated layer (Joshi et al. 2019, eq. 2-3):
+    e'_ij = A e_ij + B h_i + C h_j;  h'_i = h_i + ReLU(LN(U h_i + sum_j sig(e'_ij) V h_j / sum_j sig(e'_ij)));
+    e_ij <- e_ij + ReLU(LN(e'_ij))."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.U, self.V = nn.Linear(hidden, hidden), nn.Linear(hidden, hidden)
+        self.A, self.B, self.C = (nn.Linear(hidden, hidden) for _ in range(3))
+        self.norm_h, self.norm_e = nn.LayerNorm(hidden), nn.LayerNorm(hidden)
+
+    def forward(self, h: torch.Tensor, e: torch.Tensor, src: torch.Tensor, dst: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        e_new = self.A(e) + self.B(h)[dst] + self.C(h)[src]
+        gate = torch.sigmoid(e_new)
+        num = scatter(gate * self.V(h)[src], dst, dim=0, dim_size=h.shape[0], reduce="sum")
+        den = scatter(gate, dst, dim=0, dim_size=h.shape[0], reduce="sum") + 1e-6
+        h = h + torch.relu(self.norm_h(self.U(h) + num / den))
+        e = e + torch.relu(self.norm_e(e_new))
+        return h, e
+
+
+class Divider(nn.Module):
+    """Heatmap network: logits[v, s] scores moving from v to its s-th nearest neighbour
+    (AGNN edge output plus a learned distance prior, which makes the untrained policy a
+    soft nearest-neighbour rule and speeds up REINFORCE on CPU)."""
+
+    def __init__(self, node_dim: int = 2, hidden: int = 32, layers: int = 4, k: int = 10):
+        super().__init__()
+        self.config = {"node_dim": node_dim, "hidden": hidden, "layers": layers, "k": k}
+        self.k = k
+        self.embed_h = nn.Linear(node_dim, hidden)
+        self.embed_e = nn.Linear(2, hidden)
+        self.layers = nn.ModuleList(AGNNLayer(hidden) for _ in range(layers))
+        self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self.dist_scale = nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, feats: torch.Tensor, neigh: torch.Tensor) -> torch.Tensor:
+        n, k = neigh.shape
+        dst = torch.arange(n, device=feats.device).repeat_interleave(k)  # edge v -> neigh[v, s]
+        src = neigh.reshape(-1)
+        d = torch.linalg.norm(feats[src, :2] - feats[dst, :2], dim=1)
+        rank = torch.arange(k, device=feats.device, dtype=feats.dtype).repeat(n) / k
+        e = self.embed_e(torch.stack([d * np.sqrt(n), rank], dim=1))
+        h = self.embed_h(feats)
+        for layer in self.layers:
+            h, e = layer(h, e, src, dst)
+        # distance-biased heatmap: learned correction on top of -scale * (d * sqrt(n))
+        return (self.head(e).squeeze(1) - self.dist_scale * d * np.sqrt(n)).reshape(n, k)
+
+
+def load(kind: str, map_location: torch.device | None = None) -> Divider:
+    """Load the shipped weights ``weights/udc_<kind>.pt`` (offline)."""
+    path = WEIGHTS / f"udc_{kind.lower()}.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"no shipped UDC weights at {path}; run `optbox train udc`")
+    blob = torch.load(path, map_location=map_location or "cpu", weights_only=True)
+    model = Divider(**blob["config"])
+    model.load_state_dict(blob["state"])
+    return model.eval()
+
+
+def save(model: Divider, kind: str, path: Path | None = None) -> Path:
+    path = path or WEIGHTS / f"udc_{kind.lower()}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"config": model.config, "state": model.state_dict()}, path)
+    return path
+
+
+@torch.no_grad()
+def heatmap(model: Divider, feats: np.ndarray, neigh: np.ndarray) -> np.ndarray:
+    dev = next(model.parameters()).device
+    out = model(torch.from_numpy(feats).to(dev), torch.from_numpy(neigh).to(dev))
+    return out.double().cpu().numpy()
+
+
+def log_prob(logits: torch.Tensor, neigh: np.ndarray, tour: np.ndarray, slot: np.ndarray) -> torch.Tensor:
+    """Sum over construction steps of log pi(next | current, unvisited) (fallback jumps excluded)."""
+    n = tour.size
+    order = np.empty(n, dtype=np.int64)
+    order[tour] = np.arange(n)
+    steps = np.flatnonzero(slot >= 0)
+    cur = tour[steps - 1]
+    # a neighbour slot is available at step t iff that neighbour is visited at or after t
+    avail = order[neigh[cur]] >= steps[:, None]
+    lg = logits[torch.from_numpy(cur).to(logits.device)]
+    lg = lg.masked_fill(~torch.from_numpy(avail).to(logits.device), float("-inf"))
+    lp = torch.log_softmax(lg, dim=1)
+    return lp.gather(1, torch.from_numpy(slot[steps]).to(logits.device)[:, None]).sum()

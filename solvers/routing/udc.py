@@ -1,0 +1,170 @@
+"""``udc``: divide (learned heatmap or random insertion) - conquer (segment 2-opt/Or-opt with fixed
+ends) - reunion (shifted cut points, r rounds), Zheng et al. NeurIPS 2024, Alg. 1 / §4.2-4.3.
+
+TSP: the divider builds a tour greedily from the heatmap from several starts (best kept); the
+tour is cut into segments of ``segment`` nodes whose end points stay fixed, every segment is
+improved as an open path and kept only if shorter (conquer); the cut points are then shifted by
+half a segment and the conquer repeated (reunion, ``rounds`` rounds).  Remaining time goes to
+iterated local search on the whole tour.  CVRP: the divider's giant tour (depot included) is
+split optimally into capacity-feasible routes (Prins), every route is conquered, and the
+remaining time goes to the route-first cluster-second ILS of ``local-search``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from problems import CVRP, TSP
+
+from ..context import SolveContext
+from ..result import Result, Status
+from . import _ls_kernels as K
+from .local_search import TourImprover, improve_route, neighbour_lists, split_routes
+
+_EMPTY = np.zeros((1, 1))
+
+
+def random_insertion(coords: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random insertion (the paper's ablation start): nodes in random order, each inserted
+    where it lengthens the tour least (Euclidean; O(n^2) vectorized)."""
+    n = coords.shape[0]
+    order = rng.permutation(n)
+    return _random_insertion(coords.astype(np.float64), order)
+
+
+def _random_insertion(coords: np.ndarray, order: np.ndarray) -> np.ndarray:
+    from ._udc_kernels import random_insertion_kernel
+
+    return random_insertion_kernel(coords, order)
+
+
+def conquer(tour: np.ndarray, improver: TourImprover, segment: int, offset: int) -> tuple[np.ndarray, int]:
+    """One conquer pass: cut ``tour`` (rolled by ``offset``) into open paths of ``segment``
+    nodes with fixed ends, 2-opt/Or-opt each one, keep it only if shorter (paper §4.2)."""
+    n = tour.size
+    tour = np.roll(tour, -offset)
+    improved = 0
+    coords, matrix, code = improver.coords, improver.matrix, improver.code
+    for a in range(0, n, segment):
+        b = min(n, a + segment + 1)  # segment shares its last node with the next segment
+        nodes = tour[a:b] if b <= n else tour[a:]
+        if nodes.size < 6:
+            continue
+        sub_c = coords[nodes] if code != 5 else coords
+        sub_m = matrix[np.ix_(nodes, nodes)] if code == 5 else matrix
+        m = nodes.size
+        local = np.arange(m, dtype=np.int64)
+        old = _path_len(local, sub_c, sub_m, code)
+        kk = min(8, m - 1)
+        if code == 5:
+            M = sub_m.copy()
+            np.fill_diagonal(M, np.inf)
+            nb = np.argsort(M, axis=1)[:, :kk].astype(np.int64)
+        else:
+            _, idx = cKDTree(sub_c).query(sub_c, k=kk + 1)
+            nb = np.array([[u for u in row if u != v][:kk] for v, row in enumerate(idx)], dtype=np.int64)
+        pos = local.copy()
+        cand = local.copy()
+        K.local_search(cand, pos, sub_c, sub_m, code, nb, 1, 1_000_000, np.zeros(m, dtype=np.bool_))
+        if cand[0] == 0 and cand[-1] == m - 1 and _path_len(cand, sub_c, sub_m, code) < old - 1e-9:
+            tour[a:a + m] = nodes[cand]
+            improved += 1
+    return np.roll(tour, offset), improved
+
+
+def _path_len(path: np.ndarray, coords: np.ndarray, matrix: np.ndarray, code: int) -> float:
+    return float(K.tour_length(path, coords, matrix, code) - K.dist(coords, matrix, code, path[-1], path[0]))
+
+
+def divide_tsp(problem: TSP | CVRP, start: str, starts: int, rng: np.random.Generator,
+               model=None) -> tuple[np.ndarray, str]:
+    """Initial tour: learned heatmap (greedy from ``starts`` start nodes, best kept) or random
+    insertion.  Returns (tour, how)."""
+    coords = problem.coords if problem.coords is not None else None
+    if coords is None or problem.distance_code == 5:
+        start = "random-insertion" if coords is not None else "nearest"
+    if start == "random-insertion":
+        return _random_insertion(np.asarray(coords, float), rng.permutation(problem.n_nodes)), start
+    if start == "nearest":
+        imp = TourImprover(problem, neighbour_lists(problem, 10))
+        return K.nearest_neighbour_tour(imp.coords, imp.matrix, imp.code, imp.neigh, 0), start
+    from learned.udc import model as M
+    from learned.udc._construct import construct_tour
+
+    kind = "cvrp" if isinstance(problem, CVRP) else "tsp"
+    net = model if model is not None else M.load(kind, M.device()).to(M.device())
+    neigh = M.knn(np.asarray(coords, float), net.k)
+    feats = (M.node_features(coords, problem.demands, problem.capacity) if kind == "cvrp"
+             else M.node_features(coords))
+    logits = M.heatmap(net, feats, neigh)
+    xy = M.unit_box(np.asarray(coords, float))
+    best, best_len = None, np.inf
+    length = TourImprover(problem, neigh)
+    for s in rng.choice(problem.n_nodes, size=min(starts, problem.n_nodes), replace=False):
+        tour, _ = construct_tour(logits, neigh, xy, int(s), True, 0)
+        L = length.length(tour)
+        if L < best_len:
+            best, best_len = tour, L
+    return best, "learned"
+
+
+def solve_udc(problem: TSP | CVRP, ctx: SolveContext, start: str = "learned", starts: int = 4,
+              segment: int = 100, rounds: int = 4, polish: bool = True) -> Result:
+    """Divide - conquer - reunion (Alg. 1), then ILS polish with the remaining time."""
+    if start not in ("learned", "random-insertion", "nearest"):
+        raise ValueError("start must be 'learned', 'random-insertion' or 'nearest'")
+    if segment < 6:
+        raise ValueError("segment must be >= 6")
+    if rounds < 0 or starts < 1:
+        raise ValueError("rounds must be >= 0 and starts >= 1")
+    rng = ctx.rng
+    tour, how = divide_tsp(problem, start, starts, rng)
+    neigh = neighbour_lists(problem, 10)
+    improver = TourImprover(problem, neigh)
+    L0 = improver.length(tour)
+    ctx.record(L0, iteration=0)
+    done = 0
+    try:
+        for r in range(rounds):
+            if ctx.should_stop():
+                break
+            tour, _ = conquer(tour, improver, segment, (r * segment) // 2 % max(1, tour.size))
+            done += 1
+            ctx.record(improver.length(tour), iteration=done)
+        conquered = improver.length(tour)
+        if isinstance(problem, CVRP):
+            return _finish_cvrp(problem, ctx, improver, tour, polish, how, L0, conquered)
+        kicks = 0
+        if polish and not ctx.should_stop():
+            tour = improver.descend(tour)
+            if ctx.time_limit is not None:
+                tour, kicks = improver.iterate(tour, ctx, None, rng)
+    except KeyboardInterrupt:
+        return ctx.result(solution=tour, objective=problem.objective(tour), status=Status.INTERRUPTED,
+                          iterations=done)
+    return ctx.result(solution=tour, objective=problem.objective(tour),
+                      status=ctx.stop_status(Status.FEASIBLE), iterations=done,
+                      stats={"start": how, "divided": L0, "conquered": conquered, "kicks": kicks})
+
+
+def _finish_cvrp(problem: CVRP, ctx: SolveContext, improver: TourImprover, giant: np.ndarray,
+                 polish: bool, how: str, L0: float, conquered: float) -> Result:
+    def evaluate(t: np.ndarray) -> tuple[float, list[np.ndarray]]:
+        routes = [improve_route(improver, r, improver.neigh) for r in split_routes(problem, improver, t)]
+        return problem.objective(routes), routes
+
+    best_obj, best_routes = evaluate(giant)
+    ctx.record(best_obj)
+    rounds = 0
+    while polish and ctx.time_limit is not None and not ctx.should_stop():
+        giant, _ = improver.iterate(giant, ctx, 50, ctx.rng)
+        obj, routes = evaluate(giant)
+        rounds += 1
+        if obj < best_obj - 1e-9:
+            best_obj, best_routes = obj, routes
+            ctx.record(best_obj, iteration=rounds)
+    routes = [r.tolist() for r in best_routes]
+    return ctx.result(solution=routes, objective=problem.objective(routes),
+                      status=ctx.stop_status(Status.FEASIBLE), iterations=rounds,
+                      stats={"start": how, "divided": L0, "conquered": conquered, "routes": len(routes)})

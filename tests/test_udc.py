@@ -1,0 +1,124 @@
+"""UDC: shipped weights load offline, training lowers the loss, conquer never lengthens a tour,
+valid tours / capacity-feasible routes, seeded determinism, bad inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from problems import CVRP, TSP, InvalidProblemError
+from solvers import solve
+from solvers.routing.local_search import TourImprover, neighbour_lists
+from solvers.routing.udc import _random_insertion, conquer
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("torch_geometric")
+
+
+@pytest.mark.parametrize("kind", ["tsp", "cvrp"])
+def test_shipped_weights_load_offline(kind, monkeypatch):
+    from learned.udc import model as M
+
+    monkeypatch.setenv("NO_PROXY", "*")
+    net = M.load(kind)
+    assert isinstance(net, M.Divider)
+    assert sum(p.numel() for p in net.parameters()) < 250_000
+    assert (M.WEIGHTS / f"udc_{kind}.pt").stat().st_size < 1_000_000
+
+
+def test_training_few_steps_lowers_the_loss():
+    from learned.udc.train import train
+
+    torch.set_num_threads(1)
+    _, hist = train("tsp", n=30, steps=40, batch=2, samples=6, lr=3e-3, seed=0, progress=False)
+    first = np.mean([h["divided"] for h in hist[:8]])
+    last = np.mean([h["divided"] for h in hist[-8:]])
+    assert last < first  # the sampled (divided) tours get shorter
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_segment_conquer_never_lengthens(seed):
+    rng = np.random.default_rng(seed)
+    p = TSP(rng.random((300, 2)) * 1000, edge_weight_type="EUC_2D")
+    imp = TourImprover(p, neighbour_lists(p, 10))
+    tour = rng.permutation(300)
+    before = imp.length(tour)
+    for r in range(3):
+        new, _ = conquer(tour.copy(), imp, 50, r * 25)
+        assert sorted(new.tolist()) == list(range(300))
+        assert imp.length(new) <= imp.length(tour) + 1e-9
+        tour = new
+    assert imp.length(tour) < before
+
+
+@pytest.mark.parametrize("start", ["learned", "random-insertion"])
+def test_udc_tsp_valid_and_deterministic(start):
+    p = TSP.random(250, seed=3)
+    a = solve(p, "udc", start=start, seed=5, polish=False)
+    b = solve(p, "udc", start=start, seed=5, polish=False)
+    assert sorted(a.solution.tolist()) == list(range(250))
+    assert a.objective == pytest.approx(p.objective(a.solution))
+    assert a.objective == b.objective
+    assert a.stats["conquered"] <= a.stats["divided"] + 1e-9
+
+
+def test_udc_is_default_for_large_and_close_to_local_search():
+    p = TSP.random(300, seed=4)
+    r = solve(p, seed=0, time_limit=2)
+    assert r.method == "udc"
+    ls = solve(p, "local-search", seed=0, time_limit=2)
+    assert r.objective <= 1.03 * ls.objective
+    assert solve(TSP.random(50, seed=0), seed=0, kicks=100).method == "local-search"
+
+
+def test_udc_time_limit_honoured():
+    import time
+
+    p = TSP.random(2000, seed=1)
+    t = time.perf_counter()
+    solve(p, "udc", seed=0, time_limit=2)
+    assert time.perf_counter() - t < 2 * 1.1 + 1
+
+
+@pytest.mark.parametrize("start", ["learned", "random-insertion"])
+def test_udc_cvrp_routes_feasible(start):
+    p = CVRP.random(200, seed=2)
+    r = solve(p, "udc", start=start, seed=0, time_limit=2)
+    seen = sorted(int(v) for route in r.solution for v in route)
+    assert seen == list(range(1, p.n_nodes))
+    assert p.is_feasible(r.solution)
+    assert r.objective == pytest.approx(p.objective(r.solution))
+
+
+def test_tsplib_rounding_objective():
+    rng = np.random.default_rng(0)
+    p = TSP(rng.random((220, 2)) * 5000, edge_weight_type="EUC_2D")
+    r = solve(p, "udc", seed=0, polish=False)
+    assert r.objective == float(int(r.objective))
+    assert r.objective == p.objective(r.solution)
+
+
+def test_random_insertion_is_a_permutation_and_reasonable():
+    rng = np.random.default_rng(0)
+    xy = rng.random((400, 2))
+    tour = _random_insertion(xy, rng.permutation(400))
+    assert sorted(tour.tolist()) == list(range(400))
+    L = TSP(xy).objective(tour)
+    assert L < 1.3 * 0.7124 * np.sqrt(400)
+
+
+def test_bad_inputs():
+    xy = np.random.default_rng(0).random((10, 2))
+    xy[3] = xy[4]
+    TSP(xy)  # duplicates are fine
+    xy[2, 0] = np.nan
+    with pytest.raises(InvalidProblemError, match="(?i)nan|finite"):
+        TSP(xy)
+    with pytest.raises(InvalidProblemError):
+        TSP(np.zeros((2, 2)) + [[0, 0], [1, 1]])
+    with pytest.raises(InvalidProblemError, match="(?i)capacity"):
+        CVRP(np.random.default_rng(0).random((5, 2)), [0, 1, 2, 30, 1], capacity=10)
+    p = TSP.random(20, seed=0)
+    for bad in ({"start": "x"}, {"segment": 2}, {"rounds": -1}):
+        with pytest.raises(ValueError):
+            solve(p, "udc", **bad)
