@@ -177,7 +177,10 @@ class SPDNet(GatedLinearNet):
         super().__init__(dim, c0, c1, min_size)
         self.config["arch"] = "spd"
         del self.up, self.up0, self.dec0, self.bottom
-        self.log_scale = nn.Parameter(torch.arange(16, dtype=torch.float32) * float(np.log(2.0)))
+        # level ℓ weight exp(s_ℓ): s_0, s_1, s_2 learned, then s_2 + slope·(ℓ − 2), so that grids
+        # deeper than the training ones extrapolate the learned per-level growth
+        self.log_scale = nn.Parameter(torch.tensor([0.0, 1.0, 2.0]))
+        self.log_slope = nn.Parameter(torch.tensor(float(np.log(2.0))))
 
     def encode(self, r: torch.Tensor, gates: list[tuple[torch.Tensor, torch.Tensor]]) -> list[torch.Tensor]:
         g0, _ = gates[0]
@@ -187,7 +190,8 @@ class SPDNet(GatedLinearNet):
         for level in range(1, len(gates)):
             conv = self.down0 if level == 1 else self.down
             h = conv(_pool(h)) * gates[level][0]
-            feats.append(h * torch.exp(self.log_scale[min(level, 15)]))
+            s = self.log_scale[min(level, 2)] + self.log_slope * max(level - 2, 0)
+            feats.append(h * torch.exp(s))
         return feats
 
     def apply(self, r: torch.Tensor, gates: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:

@@ -56,17 +56,19 @@ def train(args: argparse.Namespace) -> dict[str, list[float]]:
     from tqdm import tqdm
 
     from .generator import make_batch
-    from .model import apply_stencil, build_model, dcdm_loss, load_model, save_model
+    from .model import apply_stencil, build_model, dcdm_loss, save_model
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     sizes = [int(s) for s in (args.sizes or _DEFAULT_SIZES[args.dim]).split(",")]
-    if args.init:
-        model = load_model(args.dim, args.init)
-    else:
-        model = build_model(args.arch, dim=args.dim, c0=args.c0, c1=args.c1)
+    model = build_model(args.arch, dim=args.dim, c0=args.c0, c1=args.c1)
+    if args.init:  # warm start: every parameter of matching name and shape
+        old = torch.load(args.init, map_location="cpu", weights_only=True)["state_dict"]
+        own = model.state_dict()
+        model.load_state_dict({k: v for k, v in old.items() if k in own and own[k].shape == v.shape},
+                              strict=False)
     model = model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     out = Path(args.out or Path(__file__).parent / "weights" / f"dcdm{args.dim}d.pt")
