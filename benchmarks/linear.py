@@ -125,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     from learned.dcdm.model import load_model
 
+    warm = make_problem(16, 2, "spheres", "random", 0)  # JIT-compile IC(0), load the network
+    for m in methods:
+        run_one(warm, m, args.time_limit)
+
     for dim, n, kind, rhs in cases:
         prob = make_problem(n, dim, kind, rhs, args.seed + n)
         for m in methods:
