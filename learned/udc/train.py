@@ -4,7 +4,8 @@ For every random instance, ``samples`` tours are sampled from the heatmap; each 
 (2-opt/Or-opt descent; CVRP: optimal split + per-route descent) and the conquered length is
 the reward (plus ``divided_weight`` x the divided length, which reduces variance on small
 CPU budgets; 0 gives the paper's reward); the baseline is the mean over the samples of that
-instance (POMO-style shared baseline).  loss = mean((L - mean L) * log pi(tour)).  Seeded; CPU by default (CUDA if present).
+instance (POMO-style shared baseline).  loss = mean((L - mean L) * log pi(tour)).
+Seeded; CPU by default (CUDA if present).
 
     python3 -m learned.udc.train --kind tsp --steps 300 --out learned/udc/weights
 """
@@ -67,7 +68,7 @@ def train(kind: str = "tsp", n: int = 100, steps: int = 200, batch: int = 4, sam
             lg_np = logits.detach().double().cpu().numpy()
             xy = M.unit_box(prob.coords)
             R, LP = [], []
-            for s in range(samples):
+            for _ in range(samples):
                 start = 0 if kind == "cvrp" else int(rng.integers(n))
                 tour, slot = construct_tour(lg_np, neigh, xy, start, False, int(rng.integers(2**31)))
                 lengths.append(improver.length(tour))
@@ -140,9 +141,13 @@ def main(argv: list[str] | None = None) -> int:
         path = M.save(net.cpu(), kind, args.out / f"udc_{kind}.pt")
         plot(hist, args.out / f"training_{kind}.png", f"UDC divider ({kind.upper()}{args.n})")
         first, last = hist[: max(1, len(hist) // 10)], hist[-max(1, len(hist) // 10):]
-        print(f"{kind}: saved {path}; divided length {np.mean([h['divided'] for h in first]):.3f} -> "
-              f"{np.mean([h['divided'] for h in last]):.3f}, conquered "
-              f"{np.mean([h['conquered'] for h in first]):.3f} -> {np.mean([h['conquered'] for h in last]):.3f}")
+
+        def avg(hs: list[dict], key: str) -> float:
+            return float(np.mean([h[key] for h in hs]))
+
+        print(f"{kind}: saved {path}; divided length {avg(first, 'divided'):.3f} -> "
+              f"{avg(last, 'divided'):.3f}, "
+              f"reward {avg(first, 'conquered'):.3f} -> {avg(last, 'conquered'):.3f}")
     return 0
 
 
