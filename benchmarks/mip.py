@@ -138,7 +138,7 @@ def run_balans_pkg(problem: Any, path: Path, limit: float, seed: int) -> dict[st
         solver = Balans(stop=MaxRuntime(limit), seed=1000 + seed)
         result = solver.solve(str(path))
     wall = time.perf_counter() - start
-    flip = -1.0 if problem.maximize else 1.0  # the package minimizes -f for maximization models
+    flip = 1.0  # its statistics hold objectives in the model's own sense (checked on max models)
     stats = result.statistics
     runtimes = list(stats.runtimes)
     objectives = [flip * float(v) for v in stats.objectives]
