@@ -81,7 +81,8 @@ def run_one(problem, method: str, time_limit: float) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="128², 256² and 32³ only")
+    p.add_argument("--quick", action="store_true",
+                   help="128², 256² and 32³, divergence rhs, two obstacle kinds, 15 s per solve")
     p.add_argument("--sizes2d", default="128,256,512,1024")
     p.add_argument("--sizes3d", default="32,64")
     p.add_argument("--kinds", default="spheres,rings,crosses",
@@ -92,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=2024)
     p.add_argument("--out", default="benchmarks/out/linear")
     args = p.parse_args(argv)
+    if args.quick:
+        args.kinds, args.rhs, args.time_limit = "spheres,rings", "divergence", min(args.time_limit, 15.0)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         import torch
