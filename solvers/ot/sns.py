@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from problems import OptimalTransport
 
@@ -75,14 +76,36 @@ def _pcg(r: np.ndarray, c: np.ndarray, S: sp.csr_matrix, ST: sp.csr_matrix, rhs_
     return z[:m], z[m:], k
 
 
+def _direct(r: np.ndarray, c: np.ndarray, S: sp.csr_matrix, rhs_a: np.ndarray,
+            rhs_b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Sparse LU (SuperLU, COLAMD) on [[diag r, S], [S^T, diag c]] with the last y-coordinate
+    pinned to 0, which removes the (1, -1) null direction (paper §3: the Newton step is
+    defined up to it).  Returns None when the factorization fails (then CG is used)."""
+    m, n = S.shape
+    Sr = S[:, : n - 1]
+    H = sp.bmat([[sp.diags(r), Sr], [Sr.T, sp.diags(c[: n - 1])]], format="csc")
+    H = H + sp.identity(m + n - 1, format="csc") * (1e-14 * float(max(r.max(), c.max())))
+    try:
+        z = spla.spsolve(H, np.concatenate([rhs_a, rhs_b[: n - 1]]), permc_spec="COLAMD")
+    except (RuntimeError, ValueError):
+        return None
+    if not np.all(np.isfinite(z)):
+        return None
+    return z[:m], np.append(z[m:], 0.0)
+
+
 def solve_sns(problem: OptimalTransport, ctx: SolveContext, tol: float = 1e-9, max_iter: int = 1000,
               n1: int = 2000, switch_after: float = 300.0, lam: float | None = None,
-              cg_maxit: int = 500) -> Result:
+              cg_maxit: int = 500, direct_nnz: int = 2_000_000, stall: int = 50) -> Result:
     """Sinkhorn-Newton-Sparse.  ``tol``: L1 marginal error target ||P1-a||_1 + ||P^T1-b||_1;
     ``max_iter``: Newton iterations; ``n1``: most stage-1 Sinkhorn sweeps; ``switch_after``:
     switch to Newton once the Sinkhorn rate predicts more sweeps than this (``inf`` = never
     unless ``n1`` runs out); ``lam``: kept fraction of the plan entries (default 2/n as in the
-    paper, doubled adaptively when the line search has to damp); ``cg_maxit``: CG cap."""
+    paper, doubled adaptively when a step damps or cuts the error by less than half);
+    the sparse Newton system is
+    solved by sparse LU when it has at most ``direct_nnz`` non-zeros, else by CG (``cg_maxit``).
+    If Newton stalls (marginal error not down 10x in ``stall`` steps) the solve finishes with
+    Sinkhorn sweeps, so the method is never much slower than Sinkhorn."""
     check_options(tol, max_iter)
     if int(n1) < 0:
         raise ValueError(f"n1 must be >= 0, got {n1!r}")
@@ -118,9 +141,15 @@ def solve_sns(problem: OptimalTransport, ctx: SolveContext, tol: float = 1e-9, m
         tot = K.plan_marginals(C, f, g, eps, P, r, c)
         L = a @ f + b @ g - eps * tot
         k = 0
+        errs: list[float] = []
+        stalled = False
         while k < int(max_iter):
             err = float(np.abs(r - a).sum() + np.abs(c - b).sum())
             ctx.record(err, iteration=it1 + k)
+            errs.append(err)
+            if len(errs) > stall and err > 0.1 * errs[-1 - stall] and err > tol:
+                stalled = True
+                break
             if err <= tol:
                 status = Status.CONVERGED
                 break
@@ -133,9 +162,14 @@ def solve_sns(problem: OptimalTransport, ctx: SolveContext, tol: float = 1e-9, m
             tau = _threshold(P, kk, rng)
             indptr, indices, data = K.sparsify(P, tau, P.max(axis=1))
             S = sp.csr_matrix((data, indices, indptr), shape=(m, n))
-            dx, dy, ncg = _pcg(r, c, S, S.T.tocsr(), ga, gb, max(1e-10, min(0.1, 0.1 * err)),
-                               int(cg_maxit))
-            stats["cg_iterations"] += ncg
+            sol = _direct(r, c, S, ga, gb) if S.nnz <= direct_nnz else None
+            if sol is None:
+                dx, dy, ncg = _pcg(r, c, S, S.T.tocsr(), ga, gb, max(1e-10, min(0.1, 0.1 * err)),
+                                   int(cg_maxit))
+                stats["cg_iterations"] += ncg
+            else:
+                dx, dy = sol
+                stats["direct_solves"] = stats.get("direct_solves", 0) + 1
             dx *= eps
             dy *= eps
             slope = ga @ dx + gb @ dy  # directional derivative of L, > 0 for an ascent step
@@ -156,7 +190,8 @@ def solve_sns(problem: OptimalTransport, ctx: SolveContext, tol: float = 1e-9, m
             if accepted:
                 f, g, L = ft, gt, Lt
                 P, Pt, r, rt, c, ct = Pt, P, rt, r, ct, c
-                if alpha < 0.25:
+                err_new = float(np.abs(r - a).sum() + np.abs(c - b).sum())
+                if alpha < 0.25 or err_new > 0.5 * err:  # slow (linear) progress: denser Hessian
                     lam = min(1.0, 2 * lam)
             else:  # safeguard: a log-domain Sinkhorn sweep (always ascends L), denser Hessian
                 K.update_f(C, g, np.log(a), eps, f)
@@ -167,6 +202,13 @@ def solve_sns(problem: OptimalTransport, ctx: SolveContext, tol: float = 1e-9, m
                 L = a @ f + b @ g - eps * tot
         stats["newton_iterations"] = k
         stats["lam_final"] = lam
+        if stalled:
+            f, g, it2, err, reason = scaling_sweeps(red, f, g, ctx, tol, 10 * int(n1) + 100_000, it0=0)
+            stats["sinkhorn_iterations"] += it2
+            stats["newton_stalled"] = True
+            P = None
+            status = {"converged": Status.CONVERGED, "stop": ctx.stop_status(status)}.get(
+                reason, Status.ITERATION_LIMIT)
     except KeyboardInterrupt:
         status = Status.INTERRUPTED
     its = stats["sinkhorn_iterations"] + stats["newton_iterations"]
