@@ -14,4 +14,16 @@ METHODS = [
         description="scipy L-BFGS-B (L1 through the split x = x+ - x-, x+/- >= 0)",
         default_rank=lambda p: 1,
     ),
+    MethodSpec(
+        name="bcd",
+        problems=LEARNING,
+        target="solvers.bcd.blocks:solve_bcd",
+        options={"tol": None, "max_iter": None, "rule": None, "update": None, "block_size": None,
+                 "max_epochs": 10_000, "ws_start": 10},
+        description="block coordinate descent: greedy working-set prox-CD (L1, numba); "
+                    "cyclic/random/lipschitz/gs/gsl/gsq x gradient/newton blocks (smooth); "
+                    "red-black block Gauss-Seidel (label propagation)",
+        randomized=True,
+        default_rank=lambda p: 2,
+    ),
 ]

@@ -1,0 +1,156 @@
+"""Greedy working-set proximal coordinate descent for Lasso and L1-logistic regression.
+
+Nutini, Laradji & Schmidt, "Let's Make Block Coordinate Descent Converge Faster" (2022):
+- selection: Gauss-Southwell-s rule (§2, eq. (7) with the L1 subdifferential): the working set
+  is the current support plus the coordinates with the largest distance of -grad_j f to
+  alpha * d|x_j|;
+- update: proximal coordinate gradient step with the coordinate Lipschitz constant (§4, eq. (22)),
+  kept cheap by residual updates of z = A x (numba kernels in ``_cd_kernels``);
+- active set: proximal CD identifies the support in finitely many steps (§6); the outer
+  iteration at which the support last changed is reported as ``stats['active_set_iteration']``;
+- stopping on the relative duality gap (Fenchel dual, rescaled dual point).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit
+
+from problems import L1LogisticRegression, Lasso
+
+from ..context import SolveContext
+from ..result import Result, Status
+from ._cd_kernels import cd_epochs_dense, cd_epochs_sparse
+
+
+def _raw_grad(kind: int, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """d loss / d z (per sample), the 'residual' of the datafit."""
+    n = z.shape[0]
+    if kind == 0:
+        return (z - y) / n
+    return -y * expit(-y * z) / n
+
+
+def _primal(kind: int, z: np.ndarray, y: np.ndarray, x: np.ndarray, alpha: float) -> float:
+    n = z.shape[0]
+    if kind == 0:
+        r = z - y
+        loss = 0.5 / n * float(r @ r)
+    else:
+        loss = float(np.logaddexp(0.0, -y * z).sum()) / n
+    return loss + alpha * float(np.abs(x).sum())
+
+
+def _dual(kind: int, rho: np.ndarray, y: np.ndarray) -> float:
+    """Fenchel dual value at the feasible point rho (||A^T rho||_inf <= alpha)."""
+    n = y.shape[0]
+    if kind == 0:
+        # D(theta) = 1/(2n)||y||^2 - n/2 ||theta - y/n||^2 with theta = rho
+        return 0.5 / n * float(y @ y) - 0.5 * n * float(np.sum((rho - y / n) ** 2))
+    s = np.clip(n * rho * y, 0.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ent = -(np.where(s > 0, s * np.log(s), 0.0) + np.where(s < 1, (1 - s) * np.log1p(-s), 0.0))
+    return float(ent.sum()) / n
+
+
+def _grad_and_gap(kind: int, A: Any, z: np.ndarray, y: np.ndarray, x: np.ndarray,
+                  alpha: float) -> tuple[np.ndarray, float, float]:
+    """(full gradient, primal value, duality gap)."""
+    raw = _raw_grad(kind, z, y)
+    grad = np.asarray(A.T @ raw).ravel()
+    rho = -raw
+    corr = float(np.max(np.abs(grad))) if grad.size else 0.0
+    if alpha > 0 and corr > alpha:
+        rho = rho * (alpha / corr)
+    primal = _primal(kind, z, y, x, alpha)
+    return grad, primal, primal - _dual(kind, rho, y)
+
+
+def _violation(grad: np.ndarray, x: np.ndarray, alpha: float) -> np.ndarray:
+    """Distance of -grad_j to alpha * d|x_j| (the GS-s score for L1, paper §6)."""
+    return np.where(x != 0, np.abs(grad + alpha * np.sign(x)), np.maximum(np.abs(grad) - alpha, 0.0))
+
+
+def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: float = 1e-8,
+                max_iter: int = 1000, max_epochs: int = 10_000, ws_start: int = 10,
+                rule: str = "gs") -> Result:
+    """Working-set prox-CD; ``tol`` is on the relative duality gap (P - D) / max(|P|, eps)."""
+    if rule not in ("gs", "cyclic"):
+        raise ValueError(f"rule must be 'gs' or 'cyclic' for L1 problems, got {rule!r}")
+    if not tol > 0:
+        raise ValueError(f"tol must be positive, got {tol!r}")
+    if int(max_iter) < 1 or int(max_epochs) < 1 or int(ws_start) < 1:
+        raise ValueError("max_iter, max_epochs and ws_start must be positive integers")
+    kind = 0 if isinstance(problem, Lasso) else 1
+    A = problem.A
+    y = np.ascontiguousarray(problem.b if kind == 0 else problem.y, dtype=np.float64)
+    n, p = A.shape
+    alpha = float(problem.alpha)
+    sparse = sp.issparse(A)
+    if sparse:
+        A = sp.csc_matrix(A)
+        A.sort_indices()
+        indptr = A.indptr.astype(np.int64)
+        indices = A.indices.astype(np.int64)
+        data = A.data.astype(np.float64)
+        sq = np.asarray(A.multiply(A).sum(axis=0)).ravel()
+    else:
+        A = np.asfortranarray(A, dtype=np.float64)
+        sq = np.einsum("ij,ij->j", A, A)
+    lips = sq / n * (1.0 if kind == 0 else 0.25)
+    x = np.zeros(p)
+    z = np.zeros(n)
+    ws_size = min(p, int(ws_start))
+    support_prev: np.ndarray | None = None
+    active_it = 0
+    status = Status.ITERATION_LIMIT
+    it = 0
+    gap = np.inf
+    epochs_total = 0
+    primal = _primal(kind, z, y, x, alpha)
+    try:
+        for it in range(1, int(max_iter) + 1):
+            grad, primal, gap = _grad_and_gap(kind, A, z, y, x, alpha)
+            ctx.record(primal, extra={"gap": gap}, iteration=it)
+            support = np.flatnonzero(x)
+            if support_prev is None or not np.array_equal(support, support_prev):
+                active_it = it
+            support_prev = support
+            if gap <= tol * max(abs(primal), 1e-300):
+                status = Status.CONVERGED
+                break
+            if ctx.should_stop():
+                break
+            viol = _violation(grad, x, alpha)
+            if rule == "cyclic":
+                ws = np.arange(p, dtype=np.int64)
+            else:
+                ws_size = min(p, max(ws_size, 2 * support.size))
+                score = viol.copy()
+                score[support] = np.inf
+                ws = np.argpartition(-score, ws_size - 1)[:ws_size] if ws_size < p else np.arange(p)
+                ws = np.sort(ws).astype(np.int64)
+            inner_tol = 0.3 * float(viol.max()) if rule == "gs" else 0.0
+            inner_tol = max(inner_tol, 0.1 * tol * max(abs(primal), 1e-300))
+            budget = int(max_epochs) if rule == "gs" else 10
+            if sparse:
+                ep = cd_epochs_sparse(indptr, indices, data, n, y, x, z, ws, lips, alpha, kind, budget,
+                                      inner_tol)
+            else:
+                ep = cd_epochs_dense(A, y, x, z, ws, lips, alpha, kind, budget, inner_tol)
+            epochs_total += ep
+            if rule == "gs" and ws_size < p and ep < budget:
+                ws_size = min(p, 2 * ws_size)
+    except KeyboardInterrupt:
+        ctx.interrupted = True
+    if status is not Status.CONVERGED:
+        status = ctx.stop_status(status)
+        primal = _primal(kind, z, y, x, alpha)
+    return ctx.result(solution=x, objective=problem.objective(x), status=status, iterations=it,
+                      bound=float(primal - gap) if np.isfinite(gap) else None,
+                      stats={"duality_gap": float(gap), "active_set_iteration": int(active_it),
+                             "support_size": int(np.count_nonzero(x)), "epochs": int(epochs_total),
+                             "working_set_size": int(ws_size)})
