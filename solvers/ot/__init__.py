@@ -8,7 +8,7 @@ METHODS = [
     MethodSpec(
         name="sns",
         problems=("OptimalTransport",),
-        target="solvers.ot.sns:solve_sns",
+        target="solvers.ot.newton_sparse:solve_sns",
         options={"tol": _TOL, "max_iter": 1000, "n1": 2000, "switch_after": 300.0, "lam": None,
                  "cg_maxit": 500, "direct_nnz": 2_000_000, "stall": 50},
         description="Sinkhorn-Newton-Sparse (Tang et al. 2024): Sinkhorn warm start, sparse Newton",
