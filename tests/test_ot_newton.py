@@ -1,0 +1,106 @@
+"""Sinkhorn-Newton-Sparse internals (solvers/ot/newton_sparse.py) and log-domain robustness."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from problems import InvalidProblemError, OptimalTransport
+from solvers import Status, solve
+
+
+def _err(p: OptimalTransport, P: np.ndarray) -> float:
+    return float(np.abs(P.sum(1) - p.a).sum() + np.abs(P.sum(0) - p.b).sum())
+
+
+def _pot_plan(p: OptimalTransport) -> np.ndarray:
+    ot = pytest.importorskip("ot")
+    return ot.sinkhorn(p.a, p.b, p.C, p.reg, method="sinkhorn_log", stopThr=1e-13, numItermax=200_000)
+
+
+@pytest.mark.parametrize("opts", [{"direct_nnz": 0}, {"lam": 1.0}, {"lam": 0.01, "n1": 5}])
+def test_newton_system_paths_agree_with_pot(opts: dict) -> None:
+    """CG path (direct solve disabled), dense Hessian, very sparse Hessian from a short warm start."""
+    p = OptimalTransport.random(50, seed=4, reg=0.02, m=40)
+    ref = _pot_plan(p)
+    r = solve(p, method="sns", tol=1e-10, **opts)
+    assert r.status == Status.CONVERGED
+    assert _err(p, r.solution) <= 1e-10
+    assert np.abs(r.solution - ref).max() < 1e-8
+    assert r.objective == pytest.approx(p.objective(ref), abs=1e-9)
+
+
+def test_newton_stage_is_used_and_fast_in_paper_regime() -> None:
+    p = OptimalTransport.random(150, seed=2, reg=1 / 1200)
+    r = solve(p, method="sns", tol=1e-9)
+    assert r.status == Status.CONVERGED
+    assert 0 < r.stats["newton_iterations"] < 100
+    errs = [h[1] for h in r.history]
+    assert errs[-1] <= 1e-9 and all(np.isfinite(errs))
+
+
+@pytest.mark.parametrize("method", ["sns", "sinkhorn", "sinkhorn-log"])
+def test_reg_1e4_scaled_costs_no_nan(method: str) -> None:
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(40, 2)), rng.normal(size=(30, 2)) + 1.0
+    C = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    C /= C.max()
+    p = OptimalTransport(np.full(40, 1 / 40), np.full(30, 1 / 30), C, 1e-4)
+    r = solve(p, method=method, tol=1e-9, time_limit=20)
+    assert np.all(np.isfinite(r.solution)) and np.isfinite(r.objective)
+    f, g = r.stats["potentials"]
+    assert np.all(np.isfinite(f)) and np.all(np.isfinite(g))
+    if r.status == Status.CONVERGED:
+        assert _err(p, r.solution) <= 1e-9
+
+
+def test_zero_mass_bins_rectangular() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.random(25)
+    a[[0, 7]] = 0.0
+    b = rng.random(35)
+    b[[3, 4, 34]] = 0.0
+    a, b = a / a.sum(), b / b.sum()
+    p = OptimalTransport(a, b, rng.random((25, 35)), 5e-3)
+    r = solve(p, method="sns", tol=1e-9)
+    assert r.status == Status.CONVERGED
+    P = r.solution
+    assert P.shape == (25, 35)
+    assert np.all(P[[0, 7], :] == 0) and np.all(P[:, [3, 4, 34]] == 0)
+    assert _err(p, P) <= 1e-9
+
+
+@pytest.mark.parametrize("method", ["sns", "sinkhorn-log"])
+def test_time_limit_small_reg(method: str) -> None:
+    p = OptimalTransport.random(800, seed=1, reg=1e-4)
+    solve(OptimalTransport.random(10, seed=0, reg=0.1), method=method)  # compile kernels first
+    t = time.perf_counter()
+    r = solve(p, method=method, time_limit=0.5, tol=1e-12)
+    assert time.perf_counter() - t <= 0.5 * 1.1 + 1.0
+    assert r.status in (Status.TIME_LIMIT, Status.CONVERGED)
+    assert np.all(np.isfinite(r.solution))
+
+
+@pytest.mark.parametrize("opt", [{"lam": 0.0}, {"lam": 2.0}, {"n1": -1}, {"cg_maxit": 0},
+                                 {"switch_after": 0.0}, {"tol": -1.0}])
+def test_bad_sns_options(opt: dict) -> None:
+    with pytest.raises(ValueError):
+        solve(OptimalTransport.random(10, seed=0, reg=0.1), method="sns", **opt)
+
+
+@pytest.mark.parametrize("bad", ["neg", "sum", "nan", "reg"])
+def test_invalid_inputs(bad: str) -> None:
+    a, b, C, reg = np.full(3, 1 / 3), np.full(3, 1 / 3), np.ones((3, 3)), 0.1
+    if bad == "neg":
+        a = np.array([0.5, 0.6, -0.1])
+    elif bad == "sum":
+        b = np.full(3, 0.5)
+    elif bad == "nan":
+        C = C.copy()
+        C[1, 1] = np.nan
+    else:
+        reg = 0.0
+    with pytest.raises(InvalidProblemError):
+        OptimalTransport(a, b, C, reg)
