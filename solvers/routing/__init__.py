@@ -19,7 +19,7 @@ METHODS = [
         description="numba 2-opt + Or-opt with neighbour lists and don't-look bits, iterated "
                     "local search (CVRP: giant tour + optimal split)",
         randomized=True,
-        default_rank=lambda p: 2 if p.n_nodes < 200 else None,
+        default_rank=lambda p: 2 if p.n_nodes < 5000 else None,
     ),
     MethodSpec(
         name="udc",
@@ -30,6 +30,6 @@ METHODS = [
                     "random insertion, segment 2-opt/Or-opt with fixed ends, shifted reunion rounds, "
                     "ILS polish",
         randomized=True,
-        default_rank=lambda p: 3 if p.n_nodes >= 200 else None,
+        default_rank=lambda p: 3 if p.n_nodes >= 5000 else None,
     ),
 ]
