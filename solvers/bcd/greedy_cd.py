@@ -74,9 +74,34 @@ def _violation(grad: np.ndarray, x: np.ndarray, alpha: float) -> np.ndarray:
     return np.where(x != 0, np.abs(grad + alpha * np.sign(x)), np.maximum(np.abs(grad) - alpha, 0.0))
 
 
+def _anderson_step(snaps: list[np.ndarray], A_ws: Any, y: np.ndarray, x: np.ndarray, z: np.ndarray,
+                   ws: np.ndarray, alpha: float, kind: int) -> None:
+    """Anderson extrapolation of the last CD iterates on the working set, kept only if it lowers
+    the objective (as in skglm; accelerates the linear rate of cyclic CD on correlated designs)."""
+    U = np.diff(np.asarray(snaps), axis=0)
+    C = U @ U.T
+    try:
+        c = np.linalg.solve(C + 1e-12 * np.trace(C) * np.eye(C.shape[0]) + 1e-300, np.ones(C.shape[0]))
+    except np.linalg.LinAlgError:
+        return
+    if not np.all(np.isfinite(c)) or c.sum() == 0:
+        return
+    c /= c.sum()
+    x_acc = c @ np.asarray(snaps[1:])
+    z_acc = np.asarray(A_ws @ x_acc).ravel()
+    x_old = x[ws].copy()
+    z_cur = z.copy()
+    x_full = x.copy()
+    x_full[ws] = x_acc
+    z_new = z_cur + (z_acc - np.asarray(A_ws @ x_old).ravel())
+    if _primal(kind, z_new, y, x_full, alpha) < _primal(kind, z_cur, y, x, alpha):
+        x[ws] = x_acc
+        z[:] = z_new
+
+
 def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: float = 1e-8,
                 max_iter: int = 1000, max_epochs: int = 10_000, ws_start: int = 10,
-                rule: str = "gs") -> Result:
+                rule: str = "gs", anderson: bool = True) -> Result:
     """Working-set prox-CD; ``tol`` is on the relative duality gap (P - D) / max(|P|, eps)."""
     if rule not in ("gs", "cyclic"):
         raise ValueError(f"rule must be 'gs' or 'cyclic' for L1 problems, got {rule!r}")
@@ -159,16 +184,22 @@ def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: f
                 # epochs in chunks of 10 until the working-set KKT violation is below inner_tol
                 A_ws = A[:, ws]
                 ep = 0
+                snaps: list[np.ndarray] = []
                 while ep < budget:
-                    chunk = min(10, budget - ep)
                     if sparse:
                         ep += cd_epochs_sparse(indptr, indices, data, n, y, x, z, ws, lips, alpha, kind,
-                                               chunk, 1e-3 * inner_tol)
+                                               1, 1e-3 * inner_tol)
                     else:
-                        ep += cd_epochs_dense(A, y, x, z, ws, lips, alpha, kind, chunk, 1e-3 * inner_tol)
-                    g_ws = np.asarray(A_ws.T @ _raw_grad(kind, z, y)).ravel()
-                    if float(_violation(g_ws, x[ws], alpha).max()) <= inner_tol:
-                        break
+                        ep += cd_epochs_dense(A, y, x, z, ws, lips, alpha, kind, 1, 1e-3 * inner_tol)
+                    if anderson:
+                        snaps.append(x[ws].copy())
+                        if len(snaps) == 6:
+                            _anderson_step(snaps, A_ws, y, x, z, ws, alpha, kind)
+                            snaps = []
+                    if ep % 5 == 0:
+                        g_ws = np.asarray(A_ws.T @ _raw_grad(kind, z, y)).ravel()
+                        if float(_violation(g_ws, x[ws], alpha).max()) <= inner_tol:
+                            break
             elif sparse:
                 ep = cd_epochs_sparse(indptr, indices, data, n, y, x, z, ws, lips, alpha, kind, budget,
                                       inner_tol)
