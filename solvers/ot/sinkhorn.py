@@ -9,7 +9,9 @@ from problems import OptimalTransport
 from ..context import SolveContext
 from ..result import Result, Status
 from . import _kernels as K
-from ._common import Reduced, check_options, init_potentials, pack, scaling_sweeps
+from ._common import Reduced, check_options, scaling_sweeps
+from .newton_sparse import _init as init_potentials
+from .newton_sparse import pack
 
 
 def log_plan(problem: OptimalTransport, f: np.ndarray, g: np.ndarray) -> np.ndarray:
