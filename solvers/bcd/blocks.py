@@ -145,6 +145,11 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, tol: float = 1e-6, max_ite
         # fixed upper bound M_b = c A_bᵀA_b ⊗ I_k + l2 I (positive definite after a tiny shift)
         minv = []
         for g in grams:
+            if ctx.should_stop():  # the setup alone can outlast a short time limit
+                return ctx.result(solution=np.zeros((p, k)) if k > 1 else np.zeros(p),
+                                  objective=problem.objective(np.zeros((p, k)) if k > 1 else np.zeros(p)),
+                                  status=ctx.stop_status(Status.ITERATION_LIMIT), iterations=0,
+                                  message="stopped during the block setup")
             shift = model.l2 + 1e-12 * (1 + np.trace(g))
             M = np.kron(model.c * g, np.eye(k)) + shift * np.eye(g.shape[0] * k)
             minv.append(np.linalg.inv(M))
@@ -195,6 +200,8 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, tol: float = 1e-6, max_ite
                 Znew = Z + Ab @ D
                 fnew = model.loss(Znew) + 0.5 * model.l2 * float(np.sum((X[b] + D) ** 2) - np.sum(X[b] ** 2))
             else:
+                if ctx.should_stop():
+                    break
                 H = model.hessian(Ab, Z)
                 try:
                     d = -np.linalg.solve(H, gb)
@@ -227,16 +234,27 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, tol: float = 1e-6, max_ite
 
 
 def greedy_coloring(W: sp.csr_matrix) -> np.ndarray:
-    """Colour classes (independent sets): a 2-colouring (red-black) when the graph is bipartite,
-    else networkx's greedy largest-first colouring."""
+    """Colour classes (independent sets): a 2-colouring (red-black) when the graph is bipartite
+    (BFS parity with scipy.sparse.csgraph, linear time), else networkx's greedy largest-first
+    colouring."""
+    from scipy.sparse.csgraph import breadth_first_order, connected_components
+
+    n = W.shape[0]
+    _, comp = connected_components(W, directed=False)
+    parity = np.zeros(n, dtype=np.int64)
+    seen = np.zeros(n, dtype=bool)
+    for root in np.unique(comp, return_index=True)[1]:
+        order, pred = breadth_first_order(W, int(root), directed=False, return_predecessors=True)
+        seen[order] = True
+        for v in order[1:]:
+            parity[v] = 1 - parity[pred[v]]
+    rows, cols = W.nonzero()
+    if np.all(parity[rows] != parity[cols]):
+        return parity
     import networkx as nx
 
-    G = nx.from_scipy_sparse_array(W)
-    if nx.is_bipartite(G):
-        col = nx.bipartite.color(G)
-    else:
-        col = nx.greedy_color(G, strategy="largest_first")
-    return np.array([col[i] for i in range(W.shape[0])], dtype=np.int64)
+    col = nx.greedy_color(nx.from_scipy_sparse_array(W), strategy="largest_first")
+    return np.array([col[i] for i in range(n)], dtype=np.int64)
 
 
 def solve_label_propagation(problem: LabelPropagation, ctx: SolveContext, tol: float = 1e-8,

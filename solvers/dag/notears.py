@@ -35,6 +35,16 @@ def _h_and_grad(W: np.ndarray) -> tuple[float, np.ndarray]:
     return float(np.trace(E) - W.shape[0]), E.T * W * 2.0
 
 
+def _stop_when(ctx: SolveContext):
+    """An L-BFGS-B callback that ends the inner solve at the deadline (scipy >= 1.11)."""
+
+    def callback(intermediate_result: object) -> None:
+        if ctx.should_stop():
+            raise StopIteration
+
+    return callback
+
+
 def solve_notears(problem: DAGLearning, ctx: SolveContext, lambda1: float | None = None,
                   w_threshold: float = 0.3, h_tol: float = 1e-8, rho_max: float = 1e16,
                   max_iter: int = 100) -> Result:
@@ -64,7 +74,8 @@ def solve_notears(problem: DAGLearning, ctx: SolveContext, lambda1: float | None
         while rho < rho_max:
             if ctx.should_stop():
                 break
-            sol = sopt.minimize(objective, w_est, method="L-BFGS-B", jac=True, bounds=bounds)
+            sol = sopt.minimize(objective, w_est, method="L-BFGS-B", jac=True, bounds=bounds,
+                                callback=_stop_when(ctx))
             w_new = sol.x
             h_new, _ = _h_and_grad(unpack(w_new))
             if h_new > 0.25 * h:
