@@ -63,9 +63,12 @@ def test_udc_tsp_valid_and_deterministic(start):
 
 
 def test_udc_is_default_for_large_and_close_to_local_search():
+    from solvers.registry import default_method
+
+    # defaults follow the benchmark: udc from 5,000 nodes, local-search below
+    assert default_method(TSP.random(5000, seed=4)).name == "udc"
     p = TSP.random(300, seed=4)
-    r = solve(p, seed=0, time_limit=2)
-    assert r.method == "udc"
+    r = solve(p, "udc", seed=0, time_limit=2)
     ls = solve(p, "local-search", seed=0, time_limit=2)
     assert r.objective <= 1.03 * ls.objective
     assert solve(TSP.random(50, seed=0), seed=0, kicks=100).method == "local-search"

@@ -68,8 +68,10 @@ def solve_ortools(problem: TSP | CVRP, ctx: SolveContext, strategy: str = "guide
     routing.AddAtSolutionCallback(on_solution)
     sol = routing.SolveWithParameters(params)
     if sol is None:
-        return ctx.result(status=Status.ERROR if not ctx.time_up() else Status.TIME_LIMIT,
-                          message="OR-Tools found no solution")
+        limited = ctx.time_limit is not None
+        return ctx.result(status=Status.TIME_LIMIT if limited else Status.ERROR,
+                          message="OR-Tools found no solution"
+                          + (" within the time limit" if limited else ""))
     routes = []
     for v in range(vehicles):
         idx = routing.Start(v)
