@@ -146,8 +146,8 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, tol: float = 1e-6, max_ite
         minv = []
         for g in grams:
             if ctx.should_stop():  # the setup alone can outlast a short time limit
-                return ctx.result(solution=np.zeros((p, k)) if k > 1 else np.zeros(p),
-                                  objective=problem.objective(np.zeros((p, k)) if k > 1 else np.zeros(p)),
+                zero = np.zeros((p, k)) if isinstance(problem, SoftmaxRegression) else np.zeros(p)
+                return ctx.result(solution=zero, objective=problem.objective(zero),
                                   status=ctx.stop_status(Status.ITERATION_LIMIT), iterations=0,
                                   message="stopped during the block setup")
             shift = model.l2 + 1e-12 * (1 + np.trace(g))
