@@ -114,6 +114,12 @@ def cmd_solve(args: argparse.Namespace) -> int:
             raise CLIError(f"{f}: no such file")
     if len(files) == 1 and args.scheduler is None:
         problem = read_instance(files[0])  # a bad file is exit code 2
+        if not args.quiet:
+            from solvers.registry import default_method, get_method
+
+            spec = get_method(args.method, problem) if args.method else default_method(problem)
+            print(f"optbox: solving {files[0].name} with {spec.name} "
+                  "(Ctrl-C stops and keeps the best solution so far)", file=sys.stderr, flush=True)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = solve(problem, args.method, time_limit=args.time_limit, seed=args.seed, **options)

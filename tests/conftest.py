@@ -27,11 +27,15 @@ def expected() -> dict:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Print how many bad inputs the reliability tests tried, per reader."""
-    try:
-        from .test_reliability import TRIED
-    except ImportError:
-        return
-    if TRIED:
-        line = ", ".join(f"{ext}: {n}" for ext, n in sorted(TRIED.items()))
-        terminalreporter.write_line(f"reliability: bad inputs tried per reader — {line}")
+    """Print how many bad inputs the reliability tests tried: per reader, per problem class, per solver."""
+    import sys
+
+    counters = [("tests.test_reliability", "TRIED", "bad files tried per reader"),
+                ("tests.test_solver_edge_cases", "REFUSED", "malformed problems refused per class"),
+                ("tests.test_solver_edge_cases", "TRIED_SOLVER", "edge cases solved per method")]
+    for module_name, attribute, label in counters:
+        module = sys.modules.get(module_name)
+        counts = getattr(module, attribute, None) if module else None
+        if counts:
+            line = ", ".join(f"{key}: {n}" for key, n in sorted(counts.items()))
+            terminalreporter.write_line(f"reliability: {label} ({sum(counts.values())}) — {line}")

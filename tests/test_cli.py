@@ -83,3 +83,61 @@ def test_console_script_entry_point():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "optimal" in proc.stdout
+
+
+def test_ctrl_c_in_the_cli_keeps_the_best_solution_and_exits_130(tmp_path):
+    """SIGINT during `optbox solve`: exit code 130, the output file holds the incumbent (issue 8)."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from problems import TSP
+
+    instance = tmp_path / "big.tsp"
+    TSP.random(2500, seed=0).to_file(instance)
+    out = tmp_path / "out.json"
+    proc = subprocess.Popen([sys.executable, "-m", "solvers.cli", "solve", str(instance), "--method",
+                             "local-search", "--time-limit", "300", "--output", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()  # printed once the file is read and the solve begins
+        assert "solving big.tsp" in line, line
+        time.sleep(3.0)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stdout
+    result = json.loads(out.read_text())
+    assert result["status"] == "interrupted"
+    assert sorted(result["solution"]) == list(range(2500))
+
+
+def test_bench_suite_skips_a_missing_peer_with_a_note(tmp_path, capsys, monkeypatch):
+    """A suite without one of its peers still runs and says so (issue 7): DAG without DAGMA."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "dagma", None)  # `import dagma` now raises ImportError
+    monkeypatch.setenv("OPTBOX_NO_PROGRESS", "1")
+    from benchmarks import dag
+
+    assert dag.main(["--dims", "5", "--seeds", "1", "--n", "200", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "dagma not installed" in out
+    rows = json.loads((tmp_path / "dag.json").read_text())
+    assert {r["method"] for r in rows} == {"topo", "notears"}
+    for name in ("dag.csv", "dag.md", "dag_shd.png", "dag_cpu.png"):
+        assert (tmp_path / name).stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_bench_quick_runs_a_whole_suite(tmp_path, capsys):
+    """`optbox bench dag --quick`: tables (CSV, JSON, Markdown) and PNG plots appear (issue 7)."""
+    assert main(["bench", "dag", "--quick", "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "dag.json").read_text())
+    assert {r["d"] for r in rows} == {10, 20, 30}
+    assert all(r["shd"] == 0 for r in rows if r["method"] == "topo" and r["d"] <= 20)
+    assert (tmp_path / "dag_shd.png").read_bytes()[:4] == b"\x89PNG"
