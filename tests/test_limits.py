@@ -169,3 +169,36 @@ def test_same_seed_same_answer(method, kind):
         np.testing.assert_array_equal(a.solution, b.solution)
     else:
         assert a.solution == b.solution or str(a.solution) == str(b.solution)
+
+
+ITERATION_OPTIONS = ("max_iter", "max_iterations")
+#: extra caps that bound a method's other phases (sns: the Sinkhorn sweeps before Newton)
+PHASE_CAPS = {"sns": {"n1": 3}}
+
+
+def _iteration_capped():
+    out = []
+    for p in _methods():
+        spec = registry()[p.values[0]]
+        option = next((o for o in ITERATION_OPTIONS if o in spec.options), None)
+        if option is not None:
+            out.append(pytest.param(*p.values, option, id=p.id))
+    return out
+
+
+@pytest.mark.parametrize("method, kind, option", _iteration_capped())
+def test_iteration_cap_is_honoured(method, kind, option):
+    """``max_iter`` (or the method's own iteration cap) stops a long solve with a usable iterate."""
+    _warm_up(method, kind)
+    # a DAG of 40 nodes makes one NOTEARS outer step take seconds: 15 nodes still need many steps
+    problem = DAGLearning.random(15, n=300, seed=1) if kind == "DAGLearning" else big(kind)
+    caps = {option: 3, **PHASE_CAPS.get(method, {})}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            result = solve(problem, method, time_limit=30.0, seed=0, **caps)
+        except ValueError as exc:
+            pytest.skip(f"{method} refuses the instance: {exc}")
+    assert result.iterations <= sum(caps.values()), result.summary()
+    assert result.status in (Status.ITERATION_LIMIT, Status.CONVERGED, Status.OPTIMAL), result.summary()
+    assert result.solution is not None

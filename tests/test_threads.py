@@ -31,8 +31,8 @@ torch.set_num_threads(int(sys.argv[1]))
 rng = np.random.default_rng(3)
 A = rng.standard_normal((80, 120))
 runs = {
-    "tsp/local-search": (TSP.random(120, seed=1), "local-search", {"max_iter": 200}),
-    "cvrp/local-search": (CVRP.random(40, seed=1), "local-search", {"max_iter": 100}),
+    "tsp/local-search": (TSP.random(120, seed=1), "local-search", {"kicks": 200}),
+    "cvrp/local-search": (CVRP.random(40, seed=1), "local-search", {"kicks": 100}),
     "dag/topo": (DAGLearning.random(8, n=300, seed=2), "topo", {}),
     "lasso/bcd": (Lasso(A, A[:, :5].sum(1) + 0.1 * rng.standard_normal(80), 0.05), "bcd", {}),
     "ot/sns": (OptimalTransport.random(150, seed=4, reg=1e-3), "sns", {}),

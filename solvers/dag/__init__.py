@@ -16,7 +16,7 @@ METHODS = [
         problems=("DAGLearning",),
         target="solvers.dag.topo:solve_topo",
         options={"threshold": 0.3, "n_restarts": None, "init": None, "l2": 1e-6, "tol": 1e-10,
-                 "max_sweeps": 10_000},
+                 "max_iter": 10_000},
         description="TOPO: topological swaps guided by grad h, refit between swapped positions",
         randomized=True,
         default_rank=lambda p: 2,

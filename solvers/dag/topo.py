@@ -108,9 +108,13 @@ class OrderSearch:
 
 
 def descend(search: OrderSearch, ctx: SolveContext, sizes: tuple[int, int], tol: float,
-            stats: dict[str, Any], max_sweeps: int) -> bool:
-    """Swap until no candidate improves the score (True) or the limit hits (False)."""
-    for _ in range(max_sweeps):
+            stats: dict[str, Any], max_iter: int) -> bool:
+    """Swap until no candidate improves the score (True) or a limit hits (False).
+
+    One iteration is one sweep over the candidate swaps (Deng et al., Algorithm 1, one pass of
+    the swap loop); ``stats["sweeps"]`` counts them over all restarts, capped by ``max_iter``."""
+    while stats["sweeps"] < max_iter:
+        stats["sweeps"] += 1
         improved = False
         for size in sizes:
             gains = []
@@ -169,7 +173,7 @@ def initial_orders(problem: DAGLearning, n_restarts: int, rng: np.random.Generat
 
 
 def solve_topo(problem: DAGLearning, ctx: SolveContext, threshold: float = 0.3, n_restarts: int | None = None,
-               init: Any = None, l2: float = 1e-6, tol: float = 1e-10, max_sweeps: int = 10_000) -> Result:
+               init: Any = None, l2: float = 1e-6, tol: float = 1e-10, max_iter: int = 10_000) -> Result:
     """TOPO with restarts; the best local minimum is thresholded and its support refitted.
 
     ``n_restarts`` (default: 3 up to d = 20, then 1) counts the starting orders: sorted
@@ -181,16 +185,19 @@ def solve_topo(problem: DAGLearning, ctx: SolveContext, threshold: float = 0.3, 
         raise ValueError("n_restarts must be >= 1")
     if threshold < 0:
         raise ValueError("threshold must be >= 0")
+    if max_iter < 1:
+        raise ValueError("max_iter must be >= 1")
     fitter = NodeFitter(problem, l2=l2)
     d = problem.n_nodes
     sizes = candidate_sizes(d)
-    stats: dict[str, Any] = {"swaps": 0, "restarts": 0, "candidate_sizes": sizes, "local_minimum": False}
+    stats: dict[str, Any] = {"swaps": 0, "sweeps": 0, "restarts": 0, "candidate_sizes": sizes,
+                             "local_minimum": False}
     best: OrderSearch | None = None
     status = Status.CONVERGED
     for order in initial_orders(problem, n_restarts, ctx.rng, init):
         search = OrderSearch(fitter, order)
         ctx.record(search.score, extra={"restart": stats["restarts"]}, iteration=stats["swaps"])
-        finished = descend(search, ctx, sizes, tol, stats, max_sweeps)
+        finished = descend(search, ctx, sizes, tol, stats, max_iter)
         stats["restarts"] += 1
         if best is None or search.score < best.score:
             best = search
@@ -204,4 +211,4 @@ def solve_topo(problem: DAGLearning, ctx: SolveContext, threshold: float = 0.3, 
     stats["unthresholded_score"] = best.score
     stats["edges"] = int(np.count_nonzero(W))
     return ctx.result(solution=W, objective=problem.objective(W), status=status,
-                      iterations=stats["swaps"], stats=stats)
+                      iterations=stats["sweeps"], stats=stats)
