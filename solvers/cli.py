@@ -219,14 +219,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if unknown:
         raise CLIError(f"unknown suite {unknown[0]!r}; choose from {', '.join(SUITES)} or all")
     code = EXIT_OK
+    failed = []
     for suite in suites:
-        module = importlib.import_module(f"benchmarks.{suite}")
         argv = ["--quick"] if args.quick else []
         out = Path(args.out) / suite if args.out and len(suites) > 1 else args.out
-        if out:
-            argv += ["--out", str(out)]
+        out = Path(out) if out else Path("benchmarks") / "out" / suite
+        argv += ["--out", str(out)]
         print(f"== benchmark suite {suite} ==", flush=True)
-        code = max(code, int(module.main(argv) or 0))
+        try:  # one broken suite must not lose the others' results
+            module = importlib.import_module(f"benchmarks.{suite}")
+            suite_code = int(module.main(argv) or 0)
+        except Exception as exc:
+            if len(suites) == 1:
+                raise
+            print(f"optbox: bench {suite} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            suite_code = EXIT_FAILED
+        if suite_code:
+            failed.append(suite)
+        else:
+            written = sorted(p.name for p in out.glob("*") if p.suffix in (".csv", ".json", ".md", ".png"))
+            print(f"-- {suite}: wrote {', '.join(written)} in {out}", flush=True)
+        code = max(code, suite_code)
+    if failed:
+        print(f"optbox: suites that failed: {', '.join(failed)}", file=sys.stderr)
     return code
 
 

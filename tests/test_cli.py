@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +142,27 @@ def test_bench_quick_runs_a_whole_suite(tmp_path, capsys):
     assert {r["d"] for r in rows} == {10, 20, 30}
     assert all(r["shd"] == 0 for r in rows if r["method"] == "topo" and r["d"] <= 20)
     assert (tmp_path / "dag_shd.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_all_keeps_going_after_a_failing_suite(tmp_path, capsys, monkeypatch):
+    """`optbox bench all`: a suite that crashes is reported, the next suites still run."""
+    import types
+
+    import benchmarks
+
+    def boom(argv):
+        raise RuntimeError("peer exploded")
+
+    def fine(argv):
+        out = Path(argv[argv.index("--out") + 1])
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "fine.md").write_text("| ok |\n")
+        return 0
+
+    for name, fn in (("boom", boom), ("fine", fine)):
+        monkeypatch.setitem(sys.modules, f"benchmarks.{name}", types.SimpleNamespace(main=fn))
+    monkeypatch.setattr(benchmarks, "SUITES", ("boom", "fine"))
+    code, out, err = run(capsys, "bench", "all", "--out", str(tmp_path))
+    assert code == 1
+    assert "bench boom failed: RuntimeError: peer exploded" in err
+    assert (tmp_path / "fine" / "fine.md").exists() and "wrote fine.md" in out
