@@ -20,9 +20,9 @@ def _pot_plan(p: OptimalTransport) -> np.ndarray:
     return ot.sinkhorn(p.a, p.b, p.C, p.reg, method="sinkhorn_log", stopThr=1e-13, numItermax=200_000)
 
 
-@pytest.mark.parametrize("opts", [{"direct_nnz": 0}, {"lam": 1.0}, {"lam": 0.01, "n1": 5}])
+@pytest.mark.parametrize("opts", [{"cg_maxit": 3}, {"lam": 1.0}, {"lam": 0.01, "n1": 5}])
 def test_newton_system_paths_agree_with_pot(opts: dict) -> None:
-    """CG path (direct solve disabled), dense Hessian, very sparse Hessian from a short warm start."""
+    """Very inexact CG steps, dense Hessian, very sparse Hessian from a short warm start."""
     p = OptimalTransport.random(50, seed=4, reg=0.02, m=40)
     ref = _pot_plan(p)
     r = solve(p, method="sns", tol=1e-10, **opts)

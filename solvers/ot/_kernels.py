@@ -94,3 +94,125 @@ def sparsify(P: np.ndarray, tau: float, rmax: np.ndarray):
                 k += 1
         indptr[i + 1] = k
     return indptr, indices, data
+
+
+# ---------------------------------------------------------------- scaling-form passes (SNS stage 2)
+# P = diag(u) K diag(v) with K = exp((f0 + g0 - C)/eps) built once (and again only on absorption):
+# the Newton line search and the sparsification then need no exponentials at all.
+_FM = {"reassoc", "contract", "nsz", "arcp"}  # vectorized reductions; inf/NaN semantics kept
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def scaled_marginals(K: np.ndarray, u: np.ndarray, v: np.ndarray, r: np.ndarray, c: np.ndarray) -> None:
+    """Row sums r = u * (K v) and column sums c = v * (K^T u) of P = diag(u) K diag(v), one pass over K."""
+    m, n = K.shape
+    c[:] = 0.0
+    for i in range(m):
+        ui = u[i]
+        s = 0.0
+        for j in range(n):
+            kij = K[i, j]
+            s += kij * v[j]
+            c[j] += kij * ui
+        r[i] = ui * s
+    for j in range(n):
+        c[j] *= v[j]
+
+
+@njit(cache=True, nogil=True)
+def scaled_sparsify(K: np.ndarray, u: np.ndarray, v: np.ndarray, tau: float):
+    """CSR of the plan entries P_ij = u_i K_ij v_j >= tau (paper Alg. 1 line 7, Sparsify(P, rho)).
+
+    Two passes (count, fill); the plan itself is never stored."""
+    m, n = K.shape
+    cnt = 0
+    for i in range(m):
+        t = tau / u[i] if u[i] > 0 else np.inf
+        for j in range(n):
+            if K[i, j] * v[j] >= t:
+                cnt += 1
+    indptr = np.zeros(m + 1, np.int64)
+    indices = np.empty(cnt, np.int64)
+    data = np.empty(cnt)
+    k = 0
+    for i in range(m):
+        ui = u[i]
+        t = tau / ui if ui > 0 else np.inf
+        for j in range(n):
+            w = K[i, j] * v[j]
+            if w >= t:
+                indices[k] = j
+                data[k] = ui * w
+                k += 1
+        indptr[i + 1] = k
+    return indptr, indices, data
+
+
+@njit(cache=True, nogil=True)
+def _hmv(indptr, indices, data, r, c, x, y, ox, oy) -> None:
+    """(ox, oy) = [[diag r, S], [S^T, diag c]] (x, y) for CSR S, one pass over its entries."""
+    m = r.size
+    for j in range(c.size):
+        oy[j] = c[j] * y[j]
+    for i in range(m):
+        s = r[i] * x[i]
+        xi = x[i]
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            d = data[k]
+            s += d * y[j]
+            oy[j] += d * xi
+        ox[i] = s
+
+
+@njit(cache=True, nogil=True)
+def pcg_chunk(indptr, indices, data, r, c, x, y, rx, ry, px, py, state, maxit):
+    """Up to ``maxit`` Jacobi-preconditioned conjugate-gradient iterations on the sparsified
+    Newton system (paper Alg. 1 line 8) [[diag r, S], [S^T, diag c]] (x, y) = rhs.
+
+    The matrix is PSD; its only possible null direction (1, -1) (when S keeps the whole plan)
+    is orthogonal to the right-hand side (sum(a - P1) = sum(b - P^T1) = 0), so CG stays in the
+    range.  The iterate (x, y), residual (rx, ry), direction (px, py) and ``state`` =
+    [rz, stop threshold on |residual|^2] are updated in place, so the caller can run CG in
+    chunks and check its deadline between them.  Returns (iterations, finished)."""
+    m, n = r.size, c.size
+    qx = np.empty(m)
+    qy = np.empty(n)
+    rz = state[0]
+    stop = state[1]
+    it = 0
+    while it < maxit:
+        it += 1
+        _hmv(indptr, indices, data, r, c, px, py, qx, qy)
+        pq = 0.0
+        for i in range(m):
+            pq += px[i] * qx[i]
+        for j in range(n):
+            pq += py[j] * qy[j]
+        if not pq > 0.0:
+            state[0] = rz
+            return it, True
+        alpha = rz / pq
+        res = 0.0
+        rz_new = 0.0
+        for i in range(m):
+            x[i] += alpha * px[i]
+            rx[i] -= alpha * qx[i]
+            res += rx[i] * rx[i]
+            rz_new += rx[i] * rx[i] / r[i]
+        for j in range(n):
+            y[j] += alpha * py[j]
+            ry[j] -= alpha * qy[j]
+            res += ry[j] * ry[j]
+            rz_new += ry[j] * ry[j] / c[j]
+        if res <= stop:
+            state[0] = rz_new
+            return it, True
+        beta = rz_new / rz
+        rz = rz_new
+        for i in range(m):
+            px[i] = rx[i] / r[i] + beta * px[i]
+        for j in range(n):
+            py[j] = ry[j] / c[j] + beta * py[j]
+    state[0] = rz
+    return it, False

@@ -1,138 +1,315 @@
 """Sinkhorn-Newton-Sparse (Tang, Shavlovsky, Rahmanian, Tardini, Thekumparampil, Xiao, Ying,
 "Accelerating Sinkhorn Algorithm with Sparse Newton Iterations", ICLR 2024; design.md §3).
 
-Dual (Lyapunov) function, concave in (f, g):
+Dual (Lyapunov) function, concave in the potentials (f, g):
     L(f, g) = a^T f + b^T g - eps sum_ij exp((f_i + g_j - C_ij)/eps)              (paper eq. 2)
 gradient (a - P1, b - P^T 1), Hessian -(1/eps) [[diag(P1), P], [P^T, diag(P^T 1)]].
-Stage 1 (Alg. 1, lines 1-4): stabilized Sinkhorn sweeps until N1 sweeps or until the observed
-linear rate says Newton pays.  Stage 2 (Alg. 1, lines 5-10): keep in the off-diagonal blocks the
-largest ~lam*m*n entries of P (plus each row's maximum), solve the sparse Newton system by
-Jacobi-preconditioned conjugate gradient, backtracking (Armijo) line search on L.
+
+Everything runs in the stabilized scaling form P = diag(u) K diag(v), K = exp((f0 + g0 - C)/eps)
+(Schmitzer 2019): K is one exponential pass, rebuilt only when u or v leave [e^-100, e^100]
+(absorption f0 += eps log u), so a Sinkhorn sweep, a Newton line-search trial and the
+sparsification are multiply-add passes over K, never exponentials.
+Stage 1 (Alg. 1 lines 1-4): Sinkhorn sweeps until the observed linear rate of the marginal error
+predicts more than ``switch_after`` further sweeps (or ``n1`` sweeps).  Stage 2 (lines 5-10): keep
+the largest ~lam*m*n entries of P (threshold estimated on a sample, no sort), solve the sparse
+Newton system by Jacobi-preconditioned conjugate gradient (numba), Armijo backtracking on L;
+lam grows when steps make slow progress, and when Newton stalls the solve goes back to sweeps.
+Stopping: ||P1 - a||_1 + ||P^T 1 - b||_1 <= tol, checked on the returned plan itself.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from problems import OptimalTransport
 
 from ..context import SolveContext
 from ..result import Result, Status
 from . import _kernels as K
-from . import _ot_kernels as OK
-from ._common import Reduced, check_options, init_potentials, marginal_error, scaling_sweeps
+from ._common import Reduced, check_options
 
-_SAMPLE = 1_000_000  # entries sampled to locate the top-k threshold on large plans
-
-
-def _threshold(P: np.ndarray, k: int, rng: np.random.Generator) -> float:
-    """Value of the k-th largest entry of P (on a random sample when P is large)."""
-    flat = P.ravel()
-    if flat.size <= 2 * _SAMPLE:
-        k = min(max(k, 1), flat.size)
-        return float(np.partition(flat, flat.size - k)[flat.size - k])
-    sample = flat[rng.integers(0, flat.size, _SAMPLE)]
-    ks = min(max(int(round(k * _SAMPLE / flat.size)), 1), _SAMPLE)
-    return float(np.partition(sample, _SAMPLE - ks)[_SAMPLE - ks])
+_ABSORB = 100.0  # absorb u, v into the potentials when |log u| or |log v| exceeds this
+_SAMPLE = 20_000  # minimum plan entries sampled to estimate the top-k threshold
 
 
-def _pcg(r: np.ndarray, c: np.ndarray, S: sp.csr_matrix, ST: sp.csr_matrix, rhs_a: np.ndarray,
-         rhs_b: np.ndarray, rtol: float, maxit: int,
-         ctx: SolveContext | None = None) -> tuple[np.ndarray, np.ndarray, int]:
-    """Conjugate gradient on [[diag r, S], [S^T, diag c]] (x, y) = (rhs_a, rhs_b), Jacobi
-    preconditioner.  The matrix is PSD (diagonally dominant since r >= S1, c >= S^T1); when S
-    keeps everything its null space is (1, -1), orthogonal to the right-hand side (sum a = sum b,
-    sum P1 = sum P^T1), so CG stays in the range."""
-    m = r.size
-    d = np.concatenate([r, c])
-    d = np.maximum(d, 1e-300)
-    rhs = np.concatenate([rhs_a, rhs_b])
+class Scaled:
+    """P = diag(u) K diag(v), K = exp((f0 + g0 - C)/eps); potentials f = f0 + eps log u."""
 
-    def mv(z: np.ndarray) -> np.ndarray:
-        x, y = z[:m], z[m:]
-        return np.concatenate([r * x + S @ y, ST @ x + c * y])
+    def __init__(self, red: Reduced):
+        self.red = red
+        C = red.C
+        # c-transform start: f0 = row minima, g0 = column minima of C - f0.  Then every entry of
+        # K is <= 1 and every row and column holds an entry equal to 1: no row or column of the
+        # kernel underflows, whatever eps and the cost scale are.
+        self.f0 = C.min(axis=1)
+        self.g0 = (C - self.f0[:, None]).min(axis=0)
+        self.K = np.empty(C.shape)
+        self._build()
+        self.u = np.ones(C.shape[0])
+        self.v = np.ones(C.shape[1])
+        self.absorptions = 0
 
-    z = np.zeros_like(rhs)
-    res = rhs.copy()
-    pre = res / d
-    p = pre.copy()
-    rz = res @ pre
-    stop = (rtol * np.linalg.norm(rhs)) ** 2
-    k = 0
-    for k in range(1, maxit + 1):  # noqa: B007  (k is returned)
-        q = mv(p)
-        pq = p @ q
-        if pq <= 0:
+    def _build(self) -> None:
+        inv = -1.0 / self.red.eps
+        np.multiply(self.red.C, inv, out=self.K)
+        self.K -= (self.f0 * inv)[:, None]
+        self.K -= (self.g0 * inv)[None, :]
+        np.exp(self.K, out=self.K)
+
+    def potentials(self) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(divide="ignore"):
+            return self.f0 + self.red.eps * np.log(self.u), self.g0 + self.red.eps * np.log(self.v)
+
+    def absorb(self) -> None:
+        """f0 += eps log u, g0 += eps log v, u = v = 1, rebuild K (one exponential pass)."""
+        self.f0, self.g0 = self.potentials()
+        self.u = np.ones_like(self.u)
+        self.v = np.ones_like(self.v)
+        self._build()
+        self.absorptions += 1
+
+    def needs_absorb(self) -> bool:
+        lo, hi = np.exp(-_ABSORB), np.exp(_ABSORB)
+        return bool(min(self.u.min(), self.v.min()) < lo or max(self.u.max(), self.v.max()) > hi)
+
+    def log_sweep(self) -> None:
+        """One exact log-domain Sinkhorn sweep (numba log-sum-exp) from the current potentials,
+        then rebuild K: the fallback when the scaled kernel has an all-zero row or column."""
+        red = self.red
+        f, g = self.potentials()
+        f = np.where(np.isfinite(f), f, self.f0)
+        g = np.where(np.isfinite(g), g, self.g0)
+        K.update_f(red.C, g, np.log(red.a), red.eps, f)
+        K.update_g(red.C, f, np.log(red.b), red.eps, g)
+        self.f0, self.g0 = f, g
+        self.u = np.ones_like(self.u)
+        self.v = np.ones_like(self.v)
+        self._build()
+        self.absorptions += 1
+
+    def marginals(self, u: np.ndarray | None = None, v: np.ndarray | None = None):
+        u = self.u if u is None else u
+        v = self.v if v is None else v
+        r = np.empty(u.size)
+        c = np.empty(v.size)
+        K.scaled_marginals(self.K, u, v, r, c)
+        return r, c
+
+    def plan(self) -> np.ndarray:
+        P = self.K * self.u[:, None]
+        P *= self.v[None, :]
+        return P
+
+
+def plan_error(P: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """||P1 - a||_1 + ||P^T 1 - b||_1 exactly as a user (and the benchmark) computes it."""
+    r, c = P.sum(1), P.sum(0)
+    return float(np.abs(r - a).sum() + np.abs(c - b).sum()), r, c
+
+
+def sweeps(st: Scaled, ctx: SolveContext, tol: float, max_iter: int, stats: dict,
+           switch_after: float | None = None, errs: list[float] | None = None) -> str:
+    """Sinkhorn scaling sweeps u = a / (K v), v = b / (K^T u) (paper Alg. 1 lines 1-4).
+
+    The row error sum_i |u_i (K v)_i - a_i| comes free with each u-update (the columns are
+    exact after each v-update).  Returns "converged" (the error of the actual plan is <= tol:
+    ``st`` then holds ``st.P``), "switch" (the observed linear rate predicts more than
+    ``switch_after`` further sweeps: Newton pays), "limit" or "stop"."""
+    red = st.red
+    a, b = red.a, red.b
+    errs = [] if errs is None else errs
+    inner = 0.5 * tol
+    it0 = stats["sinkhorn_iterations"]
+    it = 0
+    while it < max_iter:
+        it += 1
+        stats["sinkhorn_iterations"] += 1
+        Kv = st.K @ st.v
+        err = float(np.abs(st.u * Kv - a).sum())
+        if it == 1:
+            err += float(np.abs(st.v * (st.K.T @ st.u) - b).sum())
+        errs.append(err)
+        if stats["sinkhorn_iterations"] % 10 == 0 or err <= inner:
+            ctx.record(err, iteration=stats["sinkhorn_iterations"] + stats["newton_iterations"])
+        if err <= inner:
+            P = st.plan()
+            e, _, _ = plan_error(P, a, b)
+            if e <= tol:
+                st.P = P
+                return "converged"
+            inner = 0.1 * min(inner, e)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            u = a / Kv
+            v = b / (st.K.T @ u)
+        if not (np.all(np.isfinite(u)) and np.all(np.isfinite(v)) and u.min() > 0 and v.min() > 0):
+            st.log_sweep()  # a kernel row/column underflowed for these scalings
+        else:
+            st.u, st.v = u, v
+            if st.needs_absorb():
+                st.absorb()
+        if ctx.should_stop():
+            return "stop"
+        if switch_after is not None and it >= 20 and it % 10 == 0:
+            prev = errs[-11]
+            rate = (err / prev) ** 0.1 if prev > 0 and err > 0 else 0.0
+            if rate >= 1.0 or (rate > 0 and np.log(tol / err) / np.log(rate) > switch_after):
+                return "switch"
+    del it0
+    return "limit"
+
+
+def _threshold(st: Scaled, k: int) -> float:
+    """Estimate of the k-th largest plan entry from a fixed strided sample (no sort of P)."""
+    m, n = st.K.shape
+    N = m * n
+    frac = min(1.0, k / N)
+    s = int(min(N, max(_SAMPLE, 200.0 / max(frac, 1e-12))))
+    if s >= N:
+        flat = st.plan().ravel()
+        s = N
+    else:
+        idx = (np.arange(s, dtype=np.int64) * 7_368_787 + 12_345) % N  # large prime stride
+        i, j = np.divmod(idx, n)
+        flat = st.K.ravel()[idx] * st.u[i] * st.v[j]
+    ks = min(max(int(round(frac * s)), 1), s)
+    return float(np.partition(flat, s - ks)[s - ks])
+
+
+def _pcg(ctx: SolveContext, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
+         r: np.ndarray, c: np.ndarray, ga: np.ndarray, gb: np.ndarray, rtol: float, maxit: int,
+         stats: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Solve [[diag r, S], [S^T, diag c]] (x, y) = (ga, gb) to relative residual ``rtol`` by
+    Jacobi-preconditioned CG (numba), in chunks of 25 iterations between deadline checks."""
+    r = np.maximum(r, 1e-300)
+    c = np.maximum(c, 1e-300)
+    x, y = np.zeros(r.size), np.zeros(c.size)
+    rx, ry = ga.copy(), gb.copy()
+    px, py = rx / r, ry / c
+    state = np.array([float(rx @ px + ry @ py), rtol * rtol * float(ga @ ga + gb @ gb)])
+    done_its = 0
+    while done_its < maxit:
+        its, finished = K.pcg_chunk(indptr, indices, data, r, c, x, y, rx, ry, px, py, state,
+                                    min(25, maxit - done_its))
+        done_its += its
+        if finished or ctx.should_stop():
             break
-        alpha = rz / pq
-        z += alpha * p
-        res -= alpha * q
-        if res @ res <= stop:
-            break
-        if ctx is not None and k % 10 == 0 and ctx.should_stop():
-            break
-        pre = res / d
-        rz_new = res @ pre
-        p = pre + (rz_new / rz) * p
-        rz = rz_new
-    return z[:m], z[m:], k
+    stats["cg_iterations"] += done_its
+    return x, y
 
 
-def _direct(r: np.ndarray, c: np.ndarray, S: sp.csr_matrix, rhs_a: np.ndarray,
-            rhs_b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Sparse LU (SuperLU, COLAMD) on [[diag r, S], [S^T, diag c]] with the last y-coordinate
-    pinned to 0, which removes the (1, -1) null direction (paper §3: the Newton step is
-    defined up to it).  Returns None when the factorization fails (then CG is used)."""
-    m, n = S.shape
-    Sr = S[:, : n - 1]
-    H = sp.bmat([[sp.diags(r), Sr], [Sr.T, sp.diags(c[: n - 1])]], format="csc")
-    H = H + sp.identity(m + n - 1, format="csc") * (1e-14 * float(max(r.max(), c.max())))
-    try:
-        z = spla.spsolve(H, np.concatenate([rhs_a, rhs_b[: n - 1]]), permc_spec="COLAMD")
-    except (RuntimeError, ValueError):
-        return None
-    if not np.all(np.isfinite(z)):
-        return None
-    return z[:m], np.append(z[m:], 0.0)
+def pack(red: Reduced, ctx: SolveContext, st: Scaled, status: Status, stats: dict,
+         P: np.ndarray | None = None) -> Result:
+    """Plan, objective <C,P> + eps sum P(log P - 1), potentials, final error.
 
-
-def _init(red: Reduced) -> tuple[np.ndarray, np.ndarray]:
-    """Starting potentials.  When the cost range is below 300 eps, f = min C, g = 0 keeps every
-    kernel entry in [exp(-300), 1] (no underflow), so the O(mn) log-domain sweep is skipped."""
-    cmin, cmax = float(red.C.min()), float(red.C.max())
-    if (cmax - cmin) / red.eps < 300.0:
-        return np.full(red.a.size, cmin), np.zeros(red.b.size)
-    return init_potentials(red)
-
-
-def pack(red: Reduced, ctx: SolveContext, f: np.ndarray, g: np.ndarray, status: Status,
-         iterations: int, stats: dict, P: np.ndarray | None = None) -> Result:
-    """Plan, objective <C,P> + eps sum P(log P - 1) (one fused pass), potentials, final error."""
-    Pr = np.empty(red.C.shape)
-    obj = OK.plan_objective(red.C, f, g, red.eps, Pr)
-    err = marginal_error(Pr, red.a, red.b)
-    Pf, ff, gf = red.embed(Pr, f, g)
-    stats = dict(stats, potentials=(ff, gf), marginal_error=err)
+    With log P_ij = (f_i + g_j - C_ij)/eps the objective is sum_ij P_ij (f_i + g_j - eps)
+    = f^T P1 + g^T P^T1 - eps sum P: O(m + n) once the plan's marginals are known."""
+    P = st.plan() if P is None else P
+    err, r, c = plan_error(P, red.a, red.b)
+    f, g = st.potentials()
+    with np.errstate(invalid="ignore"):
+        obj = float(np.where(r > 0, f * r, 0.0).sum() + np.where(c > 0, g * c, 0.0).sum()
+                    - red.eps * r.sum())
+    Pf, ff, gf = red.embed(P, f, g)
+    stats = dict(stats, potentials=(ff, gf), marginal_error=err, absorptions=st.absorptions)
     if status == Status.CONVERGED and not err <= stats.get("tol", np.inf):
         status = Status.ITERATION_LIMIT
-    return ctx.result(solution=Pf, objective=float(obj), status=status, iterations=iterations,
-                      stats=stats)
+    its = stats["sinkhorn_iterations"] + stats["newton_iterations"]
+    return ctx.result(solution=Pf, objective=obj, status=status, iterations=its, stats=stats)
+
+
+def newton(st: Scaled, ctx: SolveContext, tol: float, max_iter: int, lam: float, cg_maxit: int,
+           stall: int, stats: dict) -> str:
+    """Stage 2 (paper Alg. 1 lines 5-10).  Returns "converged" (``st.P`` set), "stalled",
+    "limit" or "stop"."""
+    red = st.red
+    a, b, eps = red.a, red.b, red.eps
+    m, n = st.K.shape
+    r, c = st.marginals()
+    tot = float(r.sum())
+    errs: list[float] = []
+    inner = 0.5 * tol
+    while True:
+        err = float(np.abs(r - a).sum() + np.abs(c - b).sum())
+        errs.append(err)
+        ctx.record(err, iteration=stats["sinkhorn_iterations"] + stats["newton_iterations"])
+        if err <= inner:
+            P = st.plan()
+            e, _, _ = plan_error(P, a, b)
+            if e <= tol:
+                st.P = P
+                return "converged"
+            inner = 0.1 * min(inner, e)
+        if len(errs) > stall and err > 0.1 * errs[-1 - stall]:
+            return "stalled"
+        if stats["newton_iterations"] >= max_iter:
+            return "limit"
+        if ctx.should_stop():
+            return "stop"
+        stats["newton_iterations"] += 1
+        ga, gb = a - r, b - c
+        tau = _threshold(st, int(np.ceil(lam * m * n)))
+        indptr, indices, data = K.scaled_sparsify(st.K, st.u, st.v, tau)
+        stats["nnz_last"] = int(data.size)
+        zx, zy = _pcg(ctx, indptr, indices, data, r, c, ga, gb, max(1e-10, min(0.1, err)),
+                      int(cg_maxit), stats)
+        slope = eps * float(ga @ zx + gb @ zy)  # dL/dalpha at 0, > 0 for an ascent direction
+        lin = eps * float(a @ zx + b @ zy)
+        alpha = 1.0
+        accepted = False
+        for _ in range(40):
+            if ctx.should_stop():
+                break
+            with np.errstate(over="ignore", invalid="ignore"):
+                ut = st.u * np.exp(alpha * zx)
+                vt = st.v * np.exp(alpha * zy)
+                rt, ct = st.marginals(ut, vt)
+                tot_t = float(rt.sum())
+                err_t = float(np.abs(rt - a).sum() + np.abs(ct - b).sum())
+            stats["line_search_evals"] += 1
+            if np.isfinite(tot_t) and np.isfinite(err_t):
+                dL = alpha * lin - eps * (tot_t - tot)  # L(new) - L(old)
+                if dL >= 1e-4 * alpha * slope or (dL >= -1e-14 and err_t < err):
+                    accepted = True
+                    break
+            alpha *= 0.5
+        if accepted:
+            st.u, st.v = ut, vt
+            r, c, tot = rt, ct, tot_t
+            if alpha < 0.25 or err_t > 0.5 * err:  # slow (linear) progress: denser Hessian
+                lam = min(1.0, 2 * lam)
+            if st.needs_absorb():
+                st.absorb()
+                r, c = st.marginals()
+                tot = float(r.sum())
+        else:
+            if ctx.should_stop():
+                return "stop"
+            lam = min(1.0, 4 * lam)  # safeguard: one Sinkhorn sweep (always ascends L)
+            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                st.u = a / (st.K @ st.v)
+                st.v = b / (st.K.T @ st.u)
+            stats["sinkhorn_iterations"] += 1
+            if not (np.all(np.isfinite(st.u)) and np.all(np.isfinite(st.v))
+                    and st.u.min() > 0 and st.v.min() > 0):
+                st.log_sweep()
+            elif st.needs_absorb():
+                st.absorb()
+            r, c = st.marginals()
+            tot = float(r.sum())
+        stats["lam_final"] = lam
 
 
 def solve_sns(problem: OptimalTransport, ctx: SolveContext, tol: float = 1e-9, max_iter: int = 1000,
-              n1: int = 2000, switch_after: float = 300.0, lam: float | None = None,
-              cg_maxit: int = 500, direct_nnz: int = 2_000_000, stall: int = 50) -> Result:
-    """Sinkhorn-Newton-Sparse.  ``tol``: L1 marginal error target ||P1-a||_1 + ||P^T1-b||_1;
-    ``max_iter``: Newton iterations; ``n1``: most stage-1 Sinkhorn sweeps; ``switch_after``:
-    switch to Newton once the Sinkhorn rate predicts more sweeps than this (``inf`` = never
-    unless ``n1`` runs out); ``lam``: kept fraction of the plan entries (default 2/n as in the
-    paper, doubled adaptively when a step damps or cuts the error by less than half);
-    the sparse Newton system is
-    solved by sparse LU when it has at most ``direct_nnz`` non-zeros, else by CG (``cg_maxit``).
-    If Newton stalls (marginal error not down 10x in ``stall`` steps) the solve finishes with
-    Sinkhorn sweeps, so the method is never much slower than Sinkhorn."""
+              n1: int = 2000, switch_after: float = 100.0, lam: float | None = None,
+              cg_maxit: int = 1000, stall: int = 30) -> Result:
+    """Sinkhorn-Newton-Sparse.  ``tol``: L1 marginal error target ||P1-a||_1 + ||P^T1-b||_1
+    (checked on the returned plan); ``max_iter``: Newton iterations; ``n1``: most stage-1
+    Sinkhorn sweeps; ``switch_after``: switch to Newton once the Sinkhorn rate predicts more
+    sweeps than this (``inf`` = only when ``n1`` runs out); ``lam``: kept fraction of the plan
+    entries (default 2/n as in the paper, doubled adaptively when a step damps or cuts the error
+    by less than half); ``cg_maxit``: conjugate-gradient iterations per Newton step; ``stall``:
+    if the error does not drop 10x in this many Newton steps the solve finishes with Sinkhorn
+    sweeps (warm-started), so the method is never much slower than Sinkhorn."""
     check_options(tol, max_iter)
     if int(n1) < 0:
         raise ValueError(f"n1 must be >= 0, got {n1!r}")
@@ -143,102 +320,21 @@ def solve_sns(problem: OptimalTransport, ctx: SolveContext, tol: float = 1e-9, m
     if int(cg_maxit) < 1:
         raise ValueError(f"cg_maxit must be >= 1, got {cg_maxit!r}")
     red = Reduced(problem)
-    eps, a, b, C = red.eps, red.a, red.b, red.C
-    m, n = C.shape
+    m, n = red.C.shape
     lam = 2.0 / max(min(m, n), 1) if lam is None else float(lam)
-    rng = np.random.default_rng(0)
     stats: dict = {"tol": tol, "sinkhorn_iterations": 0, "newton_iterations": 0, "cg_iterations": 0,
                    "line_search_evals": 0}
+    st = Scaled(red)
+    st.P = None
     status = Status.ITERATION_LIMIT
-    f, g = _init(red)
-    P = None
     try:
-        f, g, it1, err, reason = scaling_sweeps(red, f, g, ctx, tol, max(int(n1), 1),
-                                                switch_after=switch_after)
-        stats["sinkhorn_iterations"] = it1
-        if reason == "converged":
-            return pack(red, ctx, f, g, Status.CONVERGED, it1, stats)
-        if reason == "stop":
-            return pack(red, ctx, f, g, ctx.stop_status(status), it1, stats)
-        # ---------------------------------------------------------------- stage 2: Newton
-        P = np.empty((m, n))
-        Pt = np.empty((m, n))
-        r, c = np.empty(m), np.empty(n)
-        rt, ct = np.empty(m), np.empty(n)
-        tot = K.plan_marginals(C, f, g, eps, P, r, c)
-        L = a @ f + b @ g - eps * tot
-        k = 0
-        errs: list[float] = []
-        stalled = False
-        while k < int(max_iter):
-            err = float(np.abs(r - a).sum() + np.abs(c - b).sum())
-            ctx.record(err, iteration=it1 + k)
-            errs.append(err)
-            if len(errs) > stall and err > 0.1 * errs[-1 - stall] and err > tol:
-                stalled = True
-                break
-            if err <= tol:
-                status = Status.CONVERGED
-                break
-            if ctx.should_stop():
-                status = ctx.stop_status(status)
-                break
-            k += 1
-            ga, gb = a - r, b - c
-            kk = int(np.ceil(lam * m * n))
-            tau = _threshold(P, kk, rng)
-            indptr, indices, data = K.sparsify(P, tau, P.max(axis=1))
-            S = sp.csr_matrix((data, indices, indptr), shape=(m, n))
-            sol = _direct(r, c, S, ga, gb) if S.nnz <= direct_nnz else None
-            if sol is None:
-                dx, dy, ncg = _pcg(r, c, S, S.T.tocsr(), ga, gb, max(1e-10, min(0.1, 0.1 * err)),
-                                   int(cg_maxit), ctx)
-                stats["cg_iterations"] += ncg
-            else:
-                dx, dy = sol
-                stats["direct_solves"] = stats.get("direct_solves", 0) + 1
-            dx *= eps
-            dy *= eps
-            slope = ga @ dx + gb @ dy  # directional derivative of L, > 0 for an ascent step
-            alpha = 1.0
-            accepted = False
-            for _ in range(40):
-                if ctx.should_stop():
-                    break
-                ft, gt = f + alpha * dx, g + alpha * dy
-                with np.errstate(over="ignore", invalid="ignore"):
-                    tot_t = K.plan_marginals(C, ft, gt, eps, Pt, rt, ct)
-                    err_t = float(np.abs(rt - a).sum() + np.abs(ct - b).sum())
-                stats["line_search_evals"] += 1
-                if np.isfinite(tot_t):  # an overflowing trial step is rejected
-                    Lt = a @ ft + b @ gt - eps * tot_t
-                    if Lt >= L + 1e-4 * alpha * slope or (Lt >= L - 1e-14 * abs(L) and err_t < err):
-                        accepted = True
-                        break
-                alpha *= 0.5
-            if accepted:
-                f, g, L = ft, gt, Lt
-                P, Pt, r, rt, c, ct = Pt, P, rt, r, ct, c
-                err_new = float(np.abs(r - a).sum() + np.abs(c - b).sum())
-                if alpha < 0.25 or err_new > 0.5 * err:  # slow (linear) progress: denser Hessian
-                    lam = min(1.0, 2 * lam)
-            else:  # safeguard: a log-domain Sinkhorn sweep (always ascends L), denser Hessian
-                K.update_f(C, g, np.log(a), eps, f)
-                K.update_g(C, f, np.log(b), eps, g)
-                stats["sinkhorn_iterations"] += 1
-                lam = min(1.0, 4 * lam)
-                tot = K.plan_marginals(C, f, g, eps, P, r, c)
-                L = a @ f + b @ g - eps * tot
-        stats["newton_iterations"] = k
-        stats["lam_final"] = lam
-        if stalled:
-            f, g, it2, err, reason = scaling_sweeps(red, f, g, ctx, tol, 10 * int(n1) + 100_000, it0=0)
-            stats["sinkhorn_iterations"] += it2
-            stats["newton_stalled"] = True
-            P = None
-            status = {"converged": Status.CONVERGED, "stop": ctx.stop_status(status)}.get(
-                reason, Status.ITERATION_LIMIT)
+        reason = sweeps(st, ctx, tol, max(int(n1), 1), stats, switch_after=switch_after)
+        if reason == "switch" or (reason == "limit" and int(max_iter) > 0):
+            reason = newton(st, ctx, tol, int(max_iter), lam, int(cg_maxit), int(stall), stats)
+            if reason == "stalled":
+                stats["newton_stalled"] = True
+                reason = sweeps(st, ctx, tol, 10 * int(n1) + 100_000, stats)
+        status = {"converged": Status.CONVERGED, "stop": ctx.stop_status(status)}.get(reason, status)
     except KeyboardInterrupt:
         status = Status.INTERRUPTED
-    its = stats["sinkhorn_iterations"] + stats["newton_iterations"]
-    return pack(red, ctx, f, g, status, its, stats, P=P if status != Status.INTERRUPTED else None)
+    return pack(red, ctx, st, status, stats, P=st.P if status == Status.CONVERGED else None)

@@ -9,9 +9,9 @@ from problems import OptimalTransport
 from ..context import SolveContext
 from ..result import Result, Status
 from . import _kernels as K
-from ._common import Reduced, check_options, scaling_sweeps
-from .newton_sparse import _init as init_potentials
-from .newton_sparse import pack
+from . import _ot_kernels as OK
+from ._common import Reduced, check_options
+from .newton_sparse import Scaled, pack, sweeps
 
 
 def log_plan(problem: OptimalTransport, f: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -19,23 +19,37 @@ def log_plan(problem: OptimalTransport, f: np.ndarray, g: np.ndarray) -> np.ndar
     return (f[:, None] + g[None, :] - problem.C) / problem.reg
 
 
+def _pack_log(red: Reduced, ctx: SolveContext, f: np.ndarray, g: np.ndarray, status: Status,
+              iterations: int, stats: dict) -> Result:
+    """Plan exp((f + g - C)/eps) and objective <C,P> + eps sum P(log P - 1) in one fused pass."""
+    P = np.empty(red.C.shape)
+    obj = OK.plan_objective(red.C, f, g, red.eps, P)
+    err = float(np.abs(P.sum(1) - red.a).sum() + np.abs(P.sum(0) - red.b).sum())
+    Pf, ff, gf = red.embed(P, f, g)
+    stats = dict(stats, potentials=(ff, gf), marginal_error=err)
+    if status == Status.CONVERGED and not err <= stats.get("tol", np.inf):
+        status = Status.ITERATION_LIMIT
+    return ctx.result(solution=Pf, objective=float(obj), status=status, iterations=iterations,
+                      stats=stats)
+
+
 def solve_sinkhorn(problem: OptimalTransport, ctx: SolveContext, tol: float = 1e-9,
                    max_iter: int = 100_000) -> Result:
     """Matrix-vector Sinkhorn u = a/(Kv), v = b/(K^T u) with absorption of the scalings into
     the potentials (stable for any reg; design.md §3 stage 1). ``history`` holds the L1
-    marginal error every 10 sweeps."""
+    marginal error every 10 sweeps; the stopping test is on the returned plan."""
     check_options(tol, max_iter)
     red = Reduced(problem)
+    stats = {"sinkhorn_iterations": 0, "newton_iterations": 0, "tol": tol}
+    st = Scaled(red)
+    st.P = None
     status = Status.ITERATION_LIMIT
     try:
-        f, g = init_potentials(red)
-        f, g, it, err, reason = scaling_sweeps(red, f, g, ctx, tol, int(max_iter))
+        reason = sweeps(st, ctx, tol, int(max_iter), stats)
         status = {"converged": Status.CONVERGED, "stop": ctx.stop_status(status)}.get(reason, status)
     except KeyboardInterrupt:
-        f, g = init_potentials(red)
-        it, status = 0, Status.INTERRUPTED
-    return pack(red, ctx, f, g, status, it, {"sinkhorn_iterations": it, "newton_iterations": 0,
-                                            "tol": tol})
+        status = Status.INTERRUPTED
+    return pack(red, ctx, st, status, stats, P=st.P if status == Status.CONVERGED else None)
 
 
 def solve_sinkhorn_log(problem: OptimalTransport, ctx: SolveContext, tol: float = 1e-9,
@@ -72,5 +86,5 @@ def solve_sinkhorn_log(problem: OptimalTransport, ctx: SolveContext, tol: float 
                 break
     except KeyboardInterrupt:
         status = Status.INTERRUPTED
-    return pack(red, ctx, f, g, status, it, {"sinkhorn_iterations": it, "newton_iterations": 0,
-                                            "tol": tol})
+    return _pack_log(red, ctx, f, g, status, it, {"sinkhorn_iterations": it, "newton_iterations": 0,
+                                                 "tol": tol})
