@@ -145,11 +145,81 @@ def _solve_one(args: tuple[Any, str | None, dict[str, Any]]) -> Result:
             from problems import read_instance
 
             problem = read_instance(problem)
-        return solve(problem, method, **kwargs)
+        if _WORKER_INTERRUPTED:
+            return _not_started(method)
+        result = solve(problem, method, **kwargs)
+        if _IN_WORKER and result.status == Status.INTERRUPTED:
+            _worker_sigint(signal.SIGINT, None)  # the batch is stopping: skip queued jobs
+        return result
     except Exception as exc:  # one bad instance never loses the others' results
         name = problem if isinstance(problem, str) else type(problem).__name__
         return Result(status=Status.ERROR, message=f"{type(exc).__name__}: {exc}",
                       method=method or "", problem=str(name))
+
+
+#: set in a pool worker when the parent forwarded a Ctrl-C (see _worker_init)
+_WORKER_INTERRUPTED = False
+_IN_WORKER = False
+
+
+def _worker_sigint(signum: int, frame: Any) -> None:
+    global _WORKER_INTERRUPTED
+    _WORKER_INTERRUPTED = True
+
+
+def _worker_init() -> None:
+    """Pool workers leave the terminal's process group and remember a SIGINT between solves.
+
+    A Ctrl-C then reaches the parent only, which forwards exactly one SIGINT to each worker:
+    inside ``solve`` it becomes a graceful stop; outside (reading a file, idle) it marks the
+    worker so that jobs it picks up afterwards come back as not started."""
+    global _IN_WORKER
+    _IN_WORKER = True
+    with contextlib.suppress(OSError):
+        import os
+
+        os.setsid()
+    signal.signal(signal.SIGINT, _worker_sigint)
+
+
+def _not_started(method: str | None) -> Result:
+    return Result(status=Status.INTERRUPTED, message="interrupted before this instance started",
+                  method=method or "")
+
+
+class _BatchInterrupt:
+    """The parent's Ctrl-C handler during ``solve_many``: the first Ctrl-C cancels the jobs not
+    yet started and asks the running ones to stop with their best solution; a second aborts."""
+
+    def __init__(self, futures: Iterable[Any], pool: Executor | None) -> None:
+        self.futures = list(futures)
+        self.pool = pool
+        self.interrupted = False
+        self.previous: Any = None
+
+    def __enter__(self) -> _BatchInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            with contextlib.suppress(ValueError):
+                self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt
+        self.interrupted = True
+        logger.warning("interrupt received: finishing running instances with their best solution "
+                       "(Ctrl-C again to abort)")
+        for fut in self.futures:
+            fut.cancel()
+        import os
+
+        for pid in list(getattr(self.pool, "_processes", None) or {}):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGINT)
 
 
 def solve_many(
@@ -169,7 +239,9 @@ def solve_many(
     ``distributed.Client(...).get_executor()`` to spread over a cluster; by default a local
     process pool of ``workers`` processes (``workers=1`` solves serially in this process).
     A failing instance yields a ``Result`` with status ``error`` and the message; the others
-    complete.
+    complete. Ctrl-C: running instances stop with their best solution (status ``interrupted``),
+    the ones not started come back as ``interrupted`` without a solution; with a foreign
+    executor (Dask) running tasks cannot be signalled and finish at their own time limit.
     """
     items: Sequence[Any] = list(problems)
     _check_time_limit(time_limit)
@@ -179,26 +251,41 @@ def solve_many(
     results: list[Result | None] = [None] * len(jobs)
     if executor is None and (workers == 1 or len(jobs) <= 1):
         for k, job in enumerate(jobs):
-            results[k] = _solve_one(job)
+            try:
+                results[k] = _solve_one(job)
+            except KeyboardInterrupt:  # between two solves, or a second Ctrl-C inside one
+                results[k] = _not_started(method)
             bar.update(1)
+            if results[k].status == Status.INTERRUPTED:
+                results[k + 1:] = [_not_started(method) for _ in jobs[k + 1:]]
+                break
     else:
         own = executor is None
-        pool = executor or ProcessPoolExecutor(max_workers=workers)
+        pool = executor or ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
+        futures: dict[Any, int] = {}
         try:
             futures = {pool.submit(_solve_one, job): k for k, job in enumerate(jobs)}
-            from concurrent.futures import as_completed
+            from concurrent.futures import CancelledError, as_completed
 
-            for fut in as_completed(futures):
-                k = futures[fut]
-                try:
-                    results[k] = fut.result()
-                except Exception as exc:  # worker died, pickling failed...
-                    results[k] = Result(status=Status.ERROR, message=f"{type(exc).__name__}: {exc}",
-                                        method=method or "")
-                bar.update(1)
+            with _BatchInterrupt(futures, pool if own else None):
+                for fut in as_completed(futures):
+                    k = futures[fut]
+                    try:
+                        results[k] = fut.result()
+                    except CancelledError:
+                        results[k] = _not_started(method)
+                    except Exception as exc:  # worker died, pickling failed...
+                        results[k] = Result(status=Status.ERROR, message=f"{type(exc).__name__}: {exc}",
+                                            method=method or "")
+                    bar.update(1)
+        except KeyboardInterrupt:
+            if own:  # second Ctrl-C: abort, do not wait for the workers
+                for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                    proc.terminate()
+            raise
         finally:
             if own:
-                pool.shutdown()
+                pool.shutdown(wait=True, cancel_futures=True)
     bar.close()
     return [r for r in results if r is not None]
 

@@ -166,3 +166,37 @@ def test_bench_all_keeps_going_after_a_failing_suite(tmp_path, capsys, monkeypat
     assert code == 1
     assert "bench boom failed: RuntimeError: peer exploded" in err
     assert (tmp_path / "fine" / "fine.md").exists() and "wrote fine.md" in out
+
+
+def test_ctrl_c_during_a_batch_returns_every_instance(tmp_path):
+    """SIGINT to `optbox solve a b c --workers 2`: running instances stop with their best tour,
+    the one not started is reported, exit code 130, nothing hangs (issue 8)."""
+    import signal
+    import time
+
+    from problems import TSP
+
+    files = []
+    for k in range(3):
+        files.append(tmp_path / f"t{k}.tsp")
+        TSP.random(2000, seed=k).to_file(files[-1])
+    out = tmp_path / "out.json"
+    proc = subprocess.Popen([sys.executable, "-m", "solvers.cli", "solve", *map(str, files), "--workers", "2",
+                             "--method", "local-search", "--time-limit", "300", "--output", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(12.0)  # workers start, read their files and compile
+        start = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=90)
+        waited = time.perf_counter() - start
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert waited < 60
+    results = json.loads(out.read_text())
+    assert [r["status"] for r in results].count("interrupted") == 3
+    finished = [r for r in results if r["solution"] is not None]
+    assert finished, "the running instances keep their best tours"
+    for r in finished:
+        assert sorted(r["solution"]) == list(range(2000))
