@@ -49,6 +49,12 @@ def _lp(text: str) -> MIP:
     return MIP(text.encode(), ".lp", name="edge")
 
 
+def _indefinite(n: int) -> sp.csr_matrix:
+    """Symmetric, positive diagonal, eigenvalues of both signs: passes the cheap SPD checks."""
+    M = RNG.normal(size=(n, n))
+    return sp.csr_matrix(M + M.T + 0.5 * np.eye(n) + np.diag(np.abs(np.diag(M + M.T))))
+
+
 def _uniform(n: int) -> np.ndarray:
     return np.full(n, 1.0 / n)
 
@@ -83,6 +89,9 @@ EDGE_CASES: list[tuple[str, Callable[[], object], Status | None]] = [
      None),
     ("linear singular inconsistent", lambda: LinearSystem(sp.csr_matrix([[1.0, 1.0], [1.0, 1.0]]),
                                                           [1.0, -1.0]), None),
+    ("linear indefinite, positive diagonal", lambda: LinearSystem(sp.csr_matrix([[1.0, 2.0], [2.0, 1.0]]),
+                                                                  [1.0, 0.0]), None),
+    ("linear indefinite 60x60", lambda: LinearSystem(_indefinite(60), np.ones(60)), None),
     ("linear tiny poisson", lambda: LinearSystem.poisson((2, 2)), None),
     ("lasso one sample", lambda: Lasso(RNG.normal(size=(1, 5)), [1.0], 0.01), None),
     ("lasso one feature", lambda: Lasso(RNG.normal(size=(30, 1)), RNG.normal(size=30), 0.01), None),
@@ -194,6 +203,10 @@ def _check_solution(problem: object, result) -> None:
         assert visited == list(range(1, len(problem.coords))), "every customer served once"
         for route in sol:
             assert problem.demands[list(route)].sum() <= problem.capacity
+    elif isinstance(problem, LinearSystem):
+        assert np.all(np.isfinite(sol))
+        if result.status in (Status.CONVERGED, Status.OPTIMAL):
+            assert problem.objective(sol) <= 1e-4, "a converged solve has a small residual"
     elif isinstance(sol, dict):
         assert all(np.isfinite(v) for v in sol.values())
     else:
