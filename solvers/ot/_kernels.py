@@ -48,54 +48,6 @@ def update_g(C: np.ndarray, f: np.ndarray, log_b: np.ndarray, eps: float, g: np.
         g[j] = eps * (log_b[j] - mx[j] - math.log(s[j]))
 
 
-@njit(cache=True, nogil=True)
-def plan_marginals(C: np.ndarray, f: np.ndarray, g: np.ndarray, eps: float, P: np.ndarray,
-                   r: np.ndarray, c: np.ndarray) -> float:
-    """P_ij = exp((f_i + g_j - C_ij)/eps) into ``P``, row sums ``r``, column sums ``c``.
-
-    Returns the total mass sum P (used by the dual objective).  Overflow (a bad trial
-    step) gives inf, which the line search rejects; underflow gives exact zeros."""
-    m, n = C.shape
-    inv = 1.0 / eps
-    c[:] = 0.0
-    tot = 0.0
-    for i in range(m):
-        s = 0.0
-        for j in range(n):
-            p = math.exp((f[i] + g[j] - C[i, j]) * inv)
-            P[i, j] = p
-            s += p
-            c[j] += p
-        r[i] = s
-        tot += s
-    return tot
-
-
-@njit(cache=True, nogil=True)
-def sparsify(P: np.ndarray, tau: float, rmax: np.ndarray):
-    """CSR of the entries P_ij >= tau, plus each row's largest entry (keeps every row linked)."""
-    m, n = P.shape
-    cnt = 0
-    for i in range(m):
-        t = min(tau, rmax[i])
-        for j in range(n):
-            if P[i, j] >= t and P[i, j] > 0.0:
-                cnt += 1
-    indptr = np.zeros(m + 1, np.int64)
-    indices = np.empty(cnt, np.int64)
-    data = np.empty(cnt)
-    k = 0
-    for i in range(m):
-        t = min(tau, rmax[i])
-        for j in range(n):
-            if P[i, j] >= t and P[i, j] > 0.0:
-                indices[k] = j
-                data[k] = P[i, j]
-                k += 1
-        indptr[i + 1] = k
-    return indptr, indices, data
-
-
 # ---------------------------------------------------------------- scaling-form passes (SNS stage 2)
 # P = diag(u) K diag(v) with K = exp((f0 + g0 - C)/eps) built once (and again only on absorption):
 # the Newton line search and the sparsification then need no exponentials at all.

@@ -10,11 +10,14 @@ Everything runs in the stabilized scaling form P = diag(u) K diag(v), K = exp((f
 (absorption f0 += eps log u), so a Sinkhorn sweep, a Newton line-search trial and the
 sparsification are multiply-add passes over K, never exponentials.
 Stage 1 (Alg. 1 lines 1-4): Sinkhorn sweeps until the observed linear rate of the marginal error
-predicts more than ``switch_after`` further sweeps (or ``n1`` sweeps).  Stage 2 (lines 5-10): keep
-the largest ~lam*m*n entries of P (threshold estimated on a sample, no sort), solve the sparse
-Newton system by Jacobi-preconditioned conjugate gradient (numba), Armijo backtracking on L;
-lam grows when steps make slow progress, and when Newton stalls the solve goes back to sweeps.
+predicts more sweeps than Newton would cost (``switch_after``, scaled up for dense plans).
+Stage 2 (lines 5-10): keep the plan entries above a threshold (at least the largest lam*m*n and
+all but a sigma fraction of the mass, estimated on a sample, no sort), solve the shifted sparse
+Newton system (H_S + sigma diag H) z = grad by Jacobi-preconditioned conjugate gradient (numba),
+sigma = mu * err (safe sparse Newton, Tang & Qiu 2024), Armijo backtracking on L.  When Newton
+stalls the solve goes back to warm-started sweeps (and once through an eps-scaling ladder).
 Stopping: ||P1 - a||_1 + ||P^T 1 - b||_1 <= tol, checked on the returned plan itself.
+Options: see ``solve_sns``.
 """
 
 from __future__ import annotations
@@ -29,14 +32,15 @@ from . import _kernels as K
 from ._common import Reduced, check_options
 
 _ABSORB = 100.0  # absorb u, v into the potentials when |log u| or |log v| exceeds this
-_SAMPLE = 20_000  # minimum plan entries sampled to estimate the top-k threshold
+_SAMPLE = 20_000  # plan entries sampled to estimate the sparsification threshold
 
 
 class Scaled:
     """P = diag(u) K diag(v), K = exp((f0 + g0 - C)/eps); potentials f = f0 + eps log u."""
 
-    def __init__(self, red: Reduced):
+    def __init__(self, red: Reduced, eps: float | None = None):
         self.red = red
+        self.eps = red.eps if eps is None else float(eps)
         C = red.C
         # c-transform start: f0 = row minima, g0 = column minima of C - f0.  Then every entry of
         # K is <= 1 and every row and column holds an entry equal to 1: no row or column of the
@@ -50,7 +54,7 @@ class Scaled:
         self.absorptions = 0
 
     def _build(self) -> None:
-        inv = -1.0 / self.red.eps
+        inv = -1.0 / self.eps
         np.multiply(self.red.C, inv, out=self.K)
         self.K -= (self.f0 * inv)[:, None]
         self.K -= (self.g0 * inv)[None, :]
@@ -58,11 +62,14 @@ class Scaled:
 
     def potentials(self) -> tuple[np.ndarray, np.ndarray]:
         with np.errstate(divide="ignore"):
-            return self.f0 + self.red.eps * np.log(self.u), self.g0 + self.red.eps * np.log(self.v)
+            return self.f0 + self.eps * np.log(self.u), self.g0 + self.eps * np.log(self.v)
 
-    def absorb(self) -> None:
-        """f0 += eps log u, g0 += eps log v, u = v = 1, rebuild K (one exponential pass)."""
+    def absorb(self, eps: float | None = None) -> None:
+        """f0 += eps log u, g0 += eps log v, u = v = 1, rebuild K (one exponential pass),
+        optionally for a new regularization ``eps`` (eps-scaling warm start)."""
         self.f0, self.g0 = self.potentials()
+        if eps is not None:
+            self.eps = float(eps)
         self.u = np.ones_like(self.u)
         self.v = np.ones_like(self.v)
         self._build()
@@ -79,8 +86,8 @@ class Scaled:
         f, g = self.potentials()
         f = np.where(np.isfinite(f), f, self.f0)
         g = np.where(np.isfinite(g), g, self.g0)
-        K.update_f(red.C, g, np.log(red.a), red.eps, f)
-        K.update_g(red.C, f, np.log(red.b), red.eps, g)
+        K.update_f(red.C, g, np.log(red.a), self.eps, f)
+        K.update_g(red.C, f, np.log(red.b), self.eps, g)
         self.f0, self.g0 = f, g
         self.u = np.ones_like(self.u)
         self.v = np.ones_like(self.v)
@@ -108,7 +115,8 @@ def plan_error(P: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, np.n
 
 
 def sweeps(st: Scaled, ctx: SolveContext, tol: float, max_iter: int, stats: dict,
-           switch_after: float | None = None, errs: list[float] | None = None) -> str:
+           switch_after: float | None = None, errs: list[float] | None = None,
+           min_sweeps: int = 20) -> str:
     """Sinkhorn scaling sweeps u = a / (K v), v = b / (K^T u) (paper Alg. 1 lines 1-4).
 
     The row error sum_i |u_i (K v)_i - a_i| comes free with each u-update (the columns are
@@ -149,30 +157,49 @@ def sweeps(st: Scaled, ctx: SolveContext, tol: float, max_iter: int, stats: dict
                 st.absorb()
         if ctx.should_stop():
             return "stop"
-        if switch_after is not None and it >= 20 and it % 10 == 0:
+        if switch_after is not None and it >= max(min_sweeps, 20) and it % 10 == 0:
             prev = errs[-11]
             rate = (err / prev) ** 0.1 if prev > 0 and err > 0 else 0.0
-            if rate >= 1.0 or (rate > 0 and np.log(tol / err) / np.log(rate) > switch_after):
+            left = np.inf if rate >= 1.0 else (np.log(tol / err) / np.log(rate) if rate > 0 else 0.0)
+            # a Newton step costs a few passes plus CG on the kept part of the plan: the denser
+            # the plan (mass spread over many entries), the more sweeps Newton must save to pay
+            if left > switch_after and left > switch_after * (1.0 + 10.0 * _density(st, err)):
                 return "switch"
     del it0
     return "limit"
 
 
-def _threshold(st: Scaled, k: int) -> float:
-    """Estimate of the k-th largest plan entry from a fixed strided sample (no sort of P)."""
+def _sample(st: Scaled) -> np.ndarray:
+    """Plan entries on a fixed strided sample (all of them for small plans), sorted descending."""
     m, n = st.K.shape
     N = m * n
-    frac = min(1.0, k / N)
-    s = int(min(N, max(_SAMPLE, 200.0 / max(frac, 1e-12))))
-    if s >= N:
-        flat = st.plan().ravel()
-        s = N
+    if N <= _SAMPLE:
+        w = st.plan().ravel()
     else:
-        idx = (np.arange(s, dtype=np.int64) * 7_368_787 + 12_345) % N  # large prime stride
+        idx = (np.arange(_SAMPLE, dtype=np.int64) * 7_368_787 + 12_345) % N  # large prime stride
         i, j = np.divmod(idx, n)
-        flat = st.K.ravel()[idx] * st.u[i] * st.v[j]
-    ks = min(max(int(round(frac * s)), 1), s)
-    return float(np.partition(flat, s - ks)[s - ks])
+        w = st.K.ravel()[idx] * st.u[i] * st.v[j]
+    return np.sort(w)[::-1]
+
+
+def _density(st: Scaled, drop: float) -> float:
+    """Fraction of the plan entries that hold all but a ``drop`` fraction of its mass."""
+    w = _sample(st)
+    tail = np.cumsum(w[::-1])[::-1]
+    return float(np.searchsorted(-tail, -min(0.5, drop) * tail[0], side="right")) / w.size
+
+
+def _threshold(st: Scaled, lam: float, drop: float) -> float:
+    """Sparsification threshold tau (paper Alg. 1 line 7): the smaller of the lam*m*n-th largest
+    plan entry and the value below which the plan entries carry at most a ``drop`` fraction of
+    the mass.  Estimated on a fixed strided sample of the plan (no sort of P)."""
+    w = _sample(st)
+    s = w.size
+    tau_k = w[min(max(int(round(lam * s)), 1), s) - 1]
+    tail = np.cumsum(w[::-1])[::-1]  # tail[i] = mass of entries i, i+1, ... (descending order)
+    keep = int(np.searchsorted(-tail, -drop * tail[0], side="right"))  # first i with tail <= drop
+    tau_m = w[min(max(keep - 1, 0), s - 1)]
+    return float(min(tau_k, tau_m))
 
 
 def _pcg(ctx: SolveContext, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
@@ -218,12 +245,16 @@ def pack(red: Reduced, ctx: SolveContext, st: Scaled, status: Status, stats: dic
 
 
 def newton(st: Scaled, ctx: SolveContext, tol: float, max_iter: int, lam: float, cg_maxit: int,
-           stall: int, stats: dict) -> str:
-    """Stage 2 (paper Alg. 1 lines 5-10).  Returns "converged" (``st.P`` set), "stalled",
-    "limit" or "stop"."""
+           stall: int, stats: dict, mu: float = 1.0) -> str:
+    """Stage 2 (paper Alg. 1 lines 5-10).  Safeguards beyond the paper (as in safe sparse Newton,
+    Tang & Qiu 2024): the system is shifted, (H_S + sigma diag H) z = grad with sigma = mu * err,
+    so that far from the optimum (or when the plan's graph is nearly disconnected) the step stays
+    bounded and CG well conditioned, while sigma -> 0 keeps the fast local convergence; the
+    sparsified plan keeps at least lam*m*n entries and all but a sigma fraction of the mass;
+    mu shrinks after full steps that cut the error and grows after damped ones.
+    Returns "converged" (``st.P`` set), "stalled", "limit" or "stop"."""
     red = st.red
-    a, b, eps = red.a, red.b, red.eps
-    m, n = st.K.shape
+    a, b, eps = red.a, red.b, st.eps
     r, c = st.marginals()
     tot = float(r.sum())
     errs: list[float] = []
@@ -239,19 +270,20 @@ def newton(st: Scaled, ctx: SolveContext, tol: float, max_iter: int, lam: float,
                 st.P = P
                 return "converged"
             inner = 0.1 * min(inner, e)
-        if len(errs) > stall and err > 0.1 * errs[-1 - stall]:
-            return "stalled"
+        if len(errs) > stall and err > 0.5 * min(errs[: -stall]):
+            return "stalled"  # the best error has not halved in ``stall`` steps
         if stats["newton_iterations"] >= max_iter:
             return "limit"
         if ctx.should_stop():
             return "stop"
         stats["newton_iterations"] += 1
         ga, gb = a - r, b - c
-        tau = _threshold(st, int(np.ceil(lam * m * n)))
+        sigma = mu * err
+        tau = _threshold(st, lam, min(0.5, sigma))
         indptr, indices, data = K.scaled_sparsify(st.K, st.u, st.v, tau)
         stats["nnz_last"] = int(data.size)
-        zx, zy = _pcg(ctx, indptr, indices, data, r, c, ga, gb, max(1e-10, min(0.1, err)),
-                      int(cg_maxit), stats)
+        zx, zy = _pcg(ctx, indptr, indices, data, r * (1 + sigma), c * (1 + sigma), ga, gb,
+                      max(1e-10, min(0.1, err)), int(cg_maxit), stats)
         slope = eps * float(ga @ zx + gb @ zy)  # dL/dalpha at 0, > 0 for an ascent direction
         lin = eps * float(a @ zx + b @ zy)
         alpha = 1.0
@@ -275,8 +307,17 @@ def newton(st: Scaled, ctx: SolveContext, tol: float, max_iter: int, lam: float,
         if accepted:
             st.u, st.v = ut, vt
             r, c, tot = rt, ct, tot_t
-            if alpha < 0.25 or err_t > 0.5 * err:  # slow (linear) progress: denser Hessian
-                lam = min(1.0, 2 * lam)
+            mu = mu * 4.0 if alpha < 1.0 else max(mu / 4.0, 1e-8)
+            if err_t > 1e-4:  # far from the optimum: one Sinkhorn sweep after the Newton step
+                with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                    st.u = a / (st.K @ st.v)
+                    st.v = b / (st.K.T @ st.u)
+                stats["newton_sweeps"] = stats.get("newton_sweeps", 0) + 1  # part of the step
+                if not (np.all(np.isfinite(st.u)) and np.all(np.isfinite(st.v))
+                        and st.u.min() > 0 and st.v.min() > 0):
+                    st.log_sweep()
+                r, c = st.marginals()
+                tot = float(r.sum())
             if st.needs_absorb():
                 st.absorb()
                 r, c = st.marginals()
@@ -284,7 +325,7 @@ def newton(st: Scaled, ctx: SolveContext, tol: float, max_iter: int, lam: float,
         else:
             if ctx.should_stop():
                 return "stop"
-            lam = min(1.0, 4 * lam)  # safeguard: one Sinkhorn sweep (always ascends L)
+            mu *= 16.0  # safeguard: one Sinkhorn sweep (always ascends L)
             with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
                 st.u = a / (st.K @ st.v)
                 st.v = b / (st.K.T @ st.u)
@@ -296,20 +337,46 @@ def newton(st: Scaled, ctx: SolveContext, tol: float, max_iter: int, lam: float,
                 st.absorb()
             r, c = st.marginals()
             tot = float(r.sum())
-        stats["lam_final"] = lam
+        stats["mu_final"] = mu
+
+
+def _eps_ladder(st: Scaled, ctx: SolveContext, factor: float, stats: dict) -> None:
+    """eps-scaling warm start (used once, after a first stalled Newton phase): from the current
+    potentials, Sinkhorn sweeps to a loose 1e-3 error at eps * factor^k, ..., eps * factor
+    (k such that the coarsest eps is about 1/50 of the cost range), then back at eps.  Coarse
+    regularizations fix the global (slow-mode) part of the potentials that Newton's local
+    model handles poorly far from the optimum (structured costs: images, clouds)."""
+    red = st.red
+    span = float(red.C.max() - red.C.min())
+    ladder = []
+    e = red.eps * factor
+    while e < span / 50.0:
+        ladder.append(e)
+        e *= factor
+    for e in reversed(ladder):
+        st.absorb(e)
+        if sweeps(st, ctx, 1e-3, 100, stats) == "stop":
+            break
+    st.absorb(red.eps)
+    st.P = None
+    stats["eps_ladder"] = len(ladder)
 
 
 def solve_sns(problem: OptimalTransport, ctx: SolveContext, tol: float = 1e-9, max_iter: int = 1000,
-              n1: int = 2000, switch_after: float = 100.0, lam: float | None = None,
-              cg_maxit: int = 1000, stall: int = 30) -> Result:
+              n1: int = 2000, switch_after: float = 30.0, lam: float | None = None,
+              cg_maxit: int = 1000, stall: int = 8, eps_scaling: float = 4.0) -> Result:
     """Sinkhorn-Newton-Sparse.  ``tol``: L1 marginal error target ||P1-a||_1 + ||P^T1-b||_1
     (checked on the returned plan); ``max_iter``: Newton iterations; ``n1``: most stage-1
     Sinkhorn sweeps; ``switch_after``: switch to Newton once the Sinkhorn rate predicts more
-    sweeps than this (``inf`` = only when ``n1`` runs out); ``lam``: kept fraction of the plan
-    entries (default 2/n as in the paper, doubled adaptively when a step damps or cuts the error
-    by less than half); ``cg_maxit``: conjugate-gradient iterations per Newton step; ``stall``:
-    if the error does not drop 10x in this many Newton steps the solve finishes with Sinkhorn
-    sweeps (warm-started), so the method is never much slower than Sinkhorn."""
+    sweeps than this (times 1 + 10 * plan density; ``inf`` = only when ``n1`` runs out);
+    ``lam``: least kept fraction of the plan entries in the sparsified Hessian (default 2/n as
+    in the paper; more are kept while the error is large relative to the dropped mass);
+    ``cg_maxit``: conjugate-gradient iterations per Newton step; ``stall``:
+    if the best error has not halved in this many Newton steps, the solve goes back to
+    (warm-started) Sinkhorn sweeps for twice as many sweeps as the previous phase before trying
+    Newton again, so the method is never much slower than Sinkhorn; ``eps_scaling``: after the
+    first stalled Newton phase, warm-start once through regularizations eps * eps_scaling^k
+    (0 = never)."""
     check_options(tol, max_iter)
     if int(n1) < 0:
         raise ValueError(f"n1 must be >= 0, got {n1!r}")
@@ -328,12 +395,22 @@ def solve_sns(problem: OptimalTransport, ctx: SolveContext, tol: float = 1e-9, m
     st.P = None
     status = Status.ITERATION_LIMIT
     try:
-        reason = sweeps(st, ctx, tol, max(int(n1), 1), stats, switch_after=switch_after)
-        if reason == "switch" or (reason == "limit" and int(max_iter) > 0):
+        phase = 20  # sweeps before the next switch; doubles after every stalled Newton phase
+        while True:
+            cap = max(int(n1), 1) if phase == 20 else max(int(n1), phase)
+            reason = sweeps(st, ctx, tol, cap, stats, switch_after=switch_after,
+                            min_sweeps=min(phase, cap))
+            if reason not in ("switch", "limit"):
+                break
+            stats["newton_phases"] = stats.get("newton_phases", 0) + 1
             reason = newton(st, ctx, tol, int(max_iter), lam, int(cg_maxit), int(stall), stats)
-            if reason == "stalled":
-                stats["newton_stalled"] = True
-                reason = sweeps(st, ctx, tol, 10 * int(n1) + 100_000, stats)
+            if reason != "stalled":
+                break
+            stats["newton_stalled"] = stats.get("newton_stalled", 0) + 1
+            phase *= 2
+            if eps_scaling > 1 and "eps_ladder" not in stats:
+                _eps_ladder(st, ctx, float(eps_scaling), stats)
+                phase = 20
         status = {"converged": Status.CONVERGED, "stop": ctx.stop_status(status)}.get(reason, status)
     except KeyboardInterrupt:
         status = Status.INTERRUPTED
