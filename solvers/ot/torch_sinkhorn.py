@@ -73,11 +73,22 @@ def _run(As: np.ndarray, Bs: np.ndarray, Cs: np.ndarray, eps: np.ndarray, tol: f
 
 
 def solve_batch(problems: Sequence[OptimalTransport], device: Any = None, tol: float = 1e-9,
-                max_iter: int = 100_000) -> list[Result]:
+                max_iter: int = 100_000, method: str = "sinkhorn", **options: Any) -> list[Result]:
     """Solve many OT problems at once on ``device`` (default: cuda if available, else cpu).
 
     Problems are grouped by shape; each group is one batched tensor computation.  Returns one
-    ``Result`` per problem in input order (plan, objective, potentials, iteration counts)."""
+    ``Result`` per problem in input order (plan, objective, potentials, iteration counts).
+    ``method="sns"`` runs batched Sinkhorn + Newton (``torch_newton.solve_batch_sns``, which
+    takes ``options``; ``max_iter`` then caps the Newton steps)."""
+    if method == "sns":
+        from .torch_newton import solve_batch_sns
+
+        return solve_batch_sns(problems, device=device, tol=tol, max_iter=min(int(max_iter), 1000),
+                               **options)
+    if method != "sinkhorn":
+        raise ValueError(f"method must be 'sinkhorn' or 'sns', got {method!r}")
+    if options:
+        raise TypeError(f"unexpected options for batched sinkhorn: {sorted(options)}")
     check_options(tol, max_iter)
     problems = list(problems)
     for p in problems:
