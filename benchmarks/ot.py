@@ -1,15 +1,25 @@
 """Entropic OT benchmark (issue 9, design.md §3): optbox sns / sinkhorn vs POT and regot.
 
-One process, fixed seeds.  Every solver's returned plan is checked by us:
-err = ||P1 - a||_1 + ||P^T 1 - b||_1 <= 1e-8 counts as converged.  POT has no time limit, so its
-solvers run in warm-started chunks and are cut off at 10x the time of optbox's default (sns);
-regot runs once with a Newton-iteration cap.  Usage: python3 -m benchmarks.ot --quick
+One process (regot runs in a forked child so that it can be cut off), fixed seeds, 1 thread.
+Every solver's returned plan is checked by us: err = ||P1 - a||_1 + ||P^T 1 - b||_1 <= 1e-8
+counts as converged.  A peer that does not get there within 10x the time of optbox's default
+(``sns``; at least ``--min-budget`` seconds) is reported as not converged.
+
+POT has neither a time limit nor our stopping test, so each POT method is first run in
+warm-started chunks (chunk = 20% of the iterations so far) until its plan meets the target
+or the budget is spent; its time is then one clean, separately timed run with exactly the
+number of iterations the search found (kernel built once, as a user who knew the count
+would run it).  regot runs once with ``tol=1e-10`` and a Newton-iteration cap.
+
+Outputs (``--out``): ot.csv / ot.json / ot.md (tables) and ot_curves.png (marginal error vs
+time, one panel per (family, n, reg), one line per solver).  Usage:
+``python3 -m benchmarks.ot --quick``.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import multiprocessing as mp
 import os
 import time
 from pathlib import Path
@@ -20,13 +30,17 @@ import numpy as np
 TARGET = 1e-8
 
 
-def _err(p: Any, P: np.ndarray) -> float:
+def _err(p: Any, P: np.ndarray | None) -> float:
     if P is None or not np.all(np.isfinite(P)):
         return float("inf")
     return float(np.abs(P.sum(1) - p.a).sum() + np.abs(P.sum(0) - p.b).sum())
 
 
 def make(family: str, n: int, reg: float, seed: int = 0) -> Any:
+    """One instance: ``random`` (uniform costs in [0, 1], uniform marginals), ``gmm`` (two 2-D
+    Gaussian-mixture clouds, squared Euclidean cost scaled to max 1), ``digits-l2`` /
+    ``digits-l1`` (two sklearn digits, +1e-2 per pixel, upsampled to side = round(sqrt(n)),
+    L2^2 / L1 ground cost on the pixel grid scaled to max 1; n becomes side^2)."""
     from problems import OptimalTransport
 
     rng = np.random.default_rng(seed)
@@ -48,8 +62,9 @@ def make(family: str, n: int, reg: float, seed: int = 0) -> Any:
         i, j = rng.choice(len(imgs), 2, replace=False)
         A = np.clip(zoom(imgs[i] + 1e-2, side / 8, order=1), 1e-2, None)
         B = np.clip(zoom(imgs[j] + 1e-2, side / 8, order=1), 1e-2, None)
-        return OptimalTransport.from_images(A, B, reg, ground=family.split("-")[1])
-    raise ValueError(family)
+        ground = {"l2": "l2sq", "l1": "l1"}[family.split("-")[1]]
+        return OptimalTransport.from_images(A, B, reg, ground=ground)
+    raise ValueError(f"unknown family {family!r}")
 
 
 def run_optbox(p: Any, method: str, limit: float) -> dict:
@@ -59,133 +74,198 @@ def run_optbox(p: Any, method: str, limit: float) -> dict:
     r = solve(p, method=method, tol=TARGET, time_limit=limit)
     dt = time.perf_counter() - t
     it = f"{r.stats.get('sinkhorn_iterations', 0)}+{r.stats.get('newton_iterations', 0)}N"
-    return {"time": dt, "iters": it, "err": _err(p, r.solution)}
+    curve = ([h[0] for h in r.history], [h[1] for h in r.history])
+    err = _err(p, r.solution)
+    return {"time": dt, "iters": it, "err": err, "curve": (curve[0] + [dt], curve[1] + [err])}
 
 
-def run_pot(p: Any, method: str, budget: float) -> dict:
+def _pot_fn(method: str) -> Any:
     import ot
 
-    fn = {"sinkhorn": ot.bregman.sinkhorn_knopp, "sinkhorn_log": ot.bregman.sinkhorn_log,
-          "sinkhorn_stabilized": ot.bregman.sinkhorn_stabilized}[method]
-    warm = None
-    total, its, chunk, err = 0.0, 0, 20, float("inf")
-    while True:
-        t = time.perf_counter()
-        with np.errstate(all="ignore"):
-            P, log = fn(p.a, p.b, p.C, p.reg, numItermax=chunk, stopThr=1e-13, log=True, warn=False,
-                        warmstart=warm)
-        total += time.perf_counter() - t
-        its += int(log.get("niter", chunk))
-        err = _err(p, P)
-        if err <= TARGET or total > budget:
-            break
+    return {"sinkhorn": ot.bregman.sinkhorn_knopp, "sinkhorn_log": ot.bregman.sinkhorn_log,
+            "sinkhorn_stabilized": ot.bregman.sinkhorn_stabilized}[method]
+
+
+def _pot_warm(p: Any, method: str, log: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    with np.errstate(divide="ignore"):
         if method == "sinkhorn":
-            with np.errstate(divide="ignore"):
-                warm = (np.log(log["u"]), np.log(log["v"]))
+            warm = (np.log(log["u"]), np.log(log["v"]))
         elif method == "sinkhorn_log":
             warm = (log["log_u"], log["log_v"])
         else:
             warm = (p.reg * log["logu"], p.reg * log["logv"])
-        if not (np.all(np.isfinite(warm[0])) and np.all(np.isfinite(warm[1]))):
+    if not (np.all(np.isfinite(warm[0])) and np.all(np.isfinite(warm[1]))):
+        return None
+    return warm
+
+
+def run_pot(p: Any, method: str, budget: float) -> dict:
+    """Chunked search for the iteration count that reaches TARGET, then one clean timed run."""
+    fn = _pot_fn(method)
+    warm = None
+    total, its, chunk, err = 0.0, 0, 20, float("inf")
+    ts, es = [], []
+    while True:
+        t = time.perf_counter()
+        with np.errstate(all="ignore"):
+            P, log = fn(p.a, p.b, p.C, p.reg, numItermax=chunk, stopThr=1e-14, log=True, warn=False,
+                        warmstart=warm)
+        total += time.perf_counter() - t
+        its += chunk
+        err = _err(p, P)
+        ts.append(total)
+        es.append(err)
+        if err <= TARGET or total > budget:
             break
-        chunk = min(chunk * 2, 2000)
-    return {"time": total, "iters": str(its), "err": err}
+        warm = _pot_warm(p, method, log)
+        if warm is None:
+            break
+        chunk = max(20, its // 5)
+    if err > TARGET:
+        return {"time": total, "iters": f"{its} (cut)", "err": err, "curve": (ts, es)}
+    t = time.perf_counter()
+    with np.errstate(all="ignore"):
+        P = fn(p.a, p.b, p.C, p.reg, numItermax=its, stopThr=1e-14, warn=False)
+    dt = time.perf_counter() - t
+    return {"time": dt, "iters": str(its), "err": _err(p, P), "curve": (ts, es)}
 
 
-def run_regot(p: Any, method: str, max_iter: int) -> dict:
+def _regot_child(conn: Any, C: np.ndarray, a: np.ndarray, b: np.ndarray, reg: float, method: str,
+                 max_iter: int) -> None:
     import regot
 
-    fn = getattr(regot, method)
     t = time.perf_counter()
-    r = fn(np.asfortranarray(p.C), p.a, p.b, p.reg, tol=1e-10, max_iter=max_iter)
+    r = getattr(regot, method)(np.asfortranarray(C), a, b, reg, tol=1e-10, max_iter=max_iter)
     dt = time.perf_counter() - t
-    return {"time": dt, "iters": f"{r.niter}N", "err": _err(p, r.plan)}
+    conn.send((dt, int(r.niter), np.asarray(r.plan), [x / 1000.0 for x in r.run_times],
+               list(r.mar_errs)))
+    conn.close()
+
+
+def run_regot(p: Any, method: str, max_iter: int, budget: float) -> dict:
+    """regot in a forked child (it has no time limit): cut off after ``budget`` seconds."""
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_regot_child, args=(child, p.C, p.a, p.b, p.reg, method, max_iter))
+    t = time.perf_counter()
+    proc.start()
+    child.close()
+    got = parent.poll(budget + 2.0)  # fork and transfer overhead on top of the budget
+    if not got:
+        proc.kill()  # our own child, by its pid
+        proc.join()
+        return {"time": time.perf_counter() - t, "iters": "cut", "err": float("inf"), "curve": ([], [])}
+    dt, niter, P, rts, errs = parent.recv()
+    proc.join()
+    err = _err(p, P)
+    return {"time": dt, "iters": f"{niter}N", "err": err,
+            "curve": (list(rts) + [dt], list(errs) + [err])}
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="n in {500, 1000}, two regs, three families")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="n in {500, 1000}, reg in {1e-2, 1e-3}, random/gmm/digits-l2, fewer peers")
     ap.add_argument("--out", default="benchmarks/out/ot")
     ap.add_argument("--sizes", type=int, nargs="*")
     ap.add_argument("--regs", type=float, nargs="*")
     ap.add_argument("--families", nargs="*")
-    ap.add_argument("--regot-max-iter", type=int, default=300)
+    ap.add_argument("--peers", nargs="*", help="subset of: sinkhorn sinkhorn_log sinkhorn_stabilized "
+                    "sinkhorn_ssns sinkhorn_sparse_newton")
+    ap.add_argument("--regot-max-iter", type=int, default=500)
+    ap.add_argument("--min-budget", type=float, default=1.0, help="least seconds a peer gets")
     args = ap.parse_args(argv)
     for var in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    from benchmarks._report import plot_panels, progress, write_tables
+
     sizes = args.sizes or ([500, 1000] if args.quick else [500, 1000, 2000, 5000])
     regs = args.regs or ([1e-2, 1e-3] if args.quick else [1e-1, 1e-2, 1e-3, 1 / 1200])
     fams = args.families or (["random", "gmm", "digits-l2"] if args.quick
                              else ["random", "gmm", "digits-l2", "digits-l1"])
-    peers: list[tuple[str, Any]] = []
+    want = args.peers or (["sinkhorn", "sinkhorn_log", "sinkhorn_ssns"] if args.quick else
+                          ["sinkhorn", "sinkhorn_log", "sinkhorn_stabilized", "sinkhorn_ssns",
+                           "sinkhorn_sparse_newton"])
+    peers: list[tuple[str, str]] = []
     notes = []
     try:
         import ot  # noqa: F401
 
-        peers += [(f"POT {m}", m) for m in ("sinkhorn", "sinkhorn_log", "sinkhorn_stabilized")]
+        peers += [(f"POT {m}", m) for m in want if m.startswith("sinkhorn") and "newton" not in m
+                  and m != "sinkhorn_ssns"]
     except ImportError:
         notes.append("POT not installed: skipped")
     try:
         import regot  # noqa: F401
 
-        peers += [(f"regot {m}", m) for m in ("sinkhorn_ssns", "sinkhorn_sparse_newton")]
+        peers += [(f"regot {m}", m) for m in want if m in ("sinkhorn_ssns", "sinkhorn_sparse_newton")]
     except ImportError:
         notes.append("regot not installed (pip install regot): skipped")
     from problems import OptimalTransport
     from solvers import solve
 
     solve(OptimalTransport.random(40, seed=0, reg=1e-3), method="sns")  # numba compile outside timing
-    rows = []
-    for fam in fams:
-        for n in sizes:
-            for reg in regs:
-                p = make(fam, n, reg)
-                ours = run_optbox(p, "sns", 600.0)
-                budget = max(10 * ours["time"], 1.0)
-                res = {"optbox sns": ours, "optbox sinkhorn": run_optbox(p, "sinkhorn", budget)}
-                for name, m in peers:
-                    try:
-                        res[name] = (run_pot(p, m, budget) if name.startswith("POT")
-                                     else run_regot(p, m, args.regot_max_iter))
-                    except Exception as exc:  # a failing peer is a data point, not a crash
-                        res[name] = {"time": float("nan"), "iters": f"error: {exc}"[:40], "err": float("inf")}
-                for name, r in res.items():
-                    rows.append({"family": fam, "n": p.C.shape[0], "reg": reg, "solver": name,
-                                 "time_s": r["time"], "iters": r["iters"], "err": r["err"],
-                                 "converged": r["err"] <= TARGET})
-                print(fam, p.C.shape[0], reg, {k: (round(v["time"], 3), f"{v['err']:.1e}")
-                                               for k, v in res.items()}, flush=True)
+    solve(OptimalTransport.random(40, seed=0, reg=1e-3), method="sinkhorn")
+    rows: list[dict] = []
+    panels: dict[str, dict[str, tuple[list, list]]] = {}
+    cases = [(f, n, r) for f in fams for n in sizes for r in regs]
+    for fam, n, reg in progress(cases, desc="ot", total=len(cases)):
+        p = make(fam, n, reg)
+        ours = run_optbox(p, "sns", 600.0)
+        budget = max(10 * ours["time"], args.min_budget)
+        res = {"optbox sns": ours, "optbox sinkhorn": run_optbox(p, "sinkhorn", budget)}
+        for name, m in peers:
+            try:
+                res[name] = (run_pot(p, m, budget) if name.startswith("POT")
+                             else run_regot(p, m, args.regot_max_iter, budget))
+            except Exception as exc:  # a failing peer is a data point, not a crash
+                res[name] = {"time": float("nan"), "iters": f"error: {exc}"[:40], "err": float("inf"),
+                             "curve": ([], [])}
+        title = f"{fam} n={p.C.shape[0]} reg={reg:.3g}"
+        panels[title] = {name: r["curve"] for name, r in res.items()}
+        for name, r in res.items():
+            rows.append({"family": fam, "n": p.C.shape[0], "reg": reg, "solver": name,
+                         "time_s": r["time"], "iters": r["iters"], "err": r["err"],
+                         "converged": bool(r["err"] <= TARGET)})
+        print(title, {k: (round(v["time"], 3), v["iters"], f"{v['err']:.0e}") for k, v in res.items()},
+              flush=True)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "ot.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    md = _table(rows) + ("\n" + "\n".join(f"- {n}" for n in notes) if notes else "")
-    (out / "ot.md").write_text(md + "\n")
+    md = _table(rows) + ("\n\n" + "\n".join(f"- {x}" for x in notes) if notes else "")
+    write_tables(out, "ot", rows, md)
+    png = plot_panels(out / "ot_curves.png", panels, "time (s)", "marginal L1 error", logx=True)
     print(md)
+    print(f"wrote {out / 'ot.md'}, {out / 'ot.csv'}, {out / 'ot.json'}, {png}")
     return 0
 
 
 def _table(rows: list[dict]) -> str:
-    """One line per instance: sns time, best POT (converged) and regot ssns, with ratios."""
+    """One line per instance: sns time, best converged POT method and regot ssns, with ratios
+    (peer time / sns time; '>10x' when the peer did not reach 1e-8 within its budget)."""
     keys = sorted({(r["family"], r["n"], r["reg"]) for r in rows}, key=lambda k: (k[0], k[1], -k[2]))
-    lines = ["| family | n | reg | sns s (iters) | sns err | best POT | POT s | POT/sns | regot ssns s"
-             " (err) | ssns/sns | optbox sinkhorn s |", "|" + "---|" * 11]
+    lines = ["| family | n | reg | sns s (iters) | sns err | best POT | POT s (iters) | POT/sns | "
+             "regot ssns s (iters) | ssns/sns | optbox sinkhorn s |", "|" + "---|" * 11]
     for k in keys:
         rs = {r["solver"]: r for r in rows if (r["family"], r["n"], r["reg"]) == k}
         s = rs["optbox sns"]
+        ts = s["time_s"] if s["converged"] else float("nan")
         pots = [r for name, r in rs.items() if name.startswith("POT") and r["converged"]]
         best = min(pots, key=lambda r: r["time_s"]) if pots else None
+        anypot = any(name.startswith("POT") for name in rs)
         sk = rs["optbox sinkhorn"]
         rg = rs.get("regot sinkhorn_ssns")
-        ts = s["time_s"] if s["converged"] else float("nan")
-        lines.append(
-            f"| {k[0]} | {k[1]} | {k[2]:.2g} | {s['time_s']:.3f} ({s['iters']}) | {s['err']:.1e} | "
-            + (f"{best['solver'][4:]} | {best['time_s']:.3f} | {best['time_s'] / ts:.1f}x | " if best
-               else "none conv. (>10x) | - | >10x | ")
-            + (f"{rg['time_s']:.3f} ({rg['err']:.0e}) | {rg['time_s'] / ts:.2f} | " if rg else "- | - | ")
-            + (f"{sk['time_s']:.3f} |" if sk["converged"] else "n.c. |"))
+        if best:
+            pot = (f"{best['solver'][4:]} | {best['time_s']:.3f} ({best['iters']}) | "
+                   f"{best['time_s'] / ts:.1f}x | ")
+        else:
+            pot = "none conv. | - | >10x | " if anypot else "- | - | - | "
+        if rg is None:
+            reg_s = "- | - | "
+        elif rg["converged"]:
+            reg_s = f"{rg['time_s']:.3f} ({rg['iters']}) | {rg['time_s'] / ts:.2f} | "
+        else:
+            reg_s = f"n.c. ({rg['iters']}, err {rg['err']:.0e}) | >10x | "
+        lines.append(f"| {k[0]} | {k[1]} | {k[2]:.3g} | {s['time_s']:.3f} ({s['iters']}) | {s['err']:.1e} | "
+                     + pot + reg_s + (f"{sk['time_s']:.3f} |" if sk["converged"] else "n.c. |"))
     return "\n".join(lines)
 
 
