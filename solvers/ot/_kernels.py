@@ -168,3 +168,84 @@ def pcg_chunk(indptr, indices, data, r, c, x, y, rx, ry, px, py, state, maxit):
             py[j] = ry[j] / c[j] + beta * py[j]
     state[0] = rz
     return it, False
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def scaling_sweeps(K: np.ndarray, a: np.ndarray, b: np.ndarray, u: np.ndarray, v: np.ndarray,
+                   count: int, stop: float, errs: np.ndarray) -> int:
+    """Up to ``count`` Sinkhorn sweeps u = a / (K v), v = b / (K^T u) in place, two passes over K
+    each.  errs[k] is the row error sum_i |u_i (K v)_i - a_i| of the plan *before* sweep k (its
+    columns are exact after the previous sweep), free from the u-update.  Stops, leaving (u, v)
+    as they were before that sweep, as soon as that error is <= ``stop`` or not finite (kernel
+    under/overflow for these scalings).  Returns the number of errors written."""
+    m, n = K.shape
+    unew = np.empty(m)
+    KTu = np.empty(n)
+    for k in range(count):
+        err = 0.0
+        for i in range(m):
+            s = 0.0
+            for j in range(n):
+                s += K[i, j] * v[j]
+            err += abs(u[i] * s - a[i])
+            unew[i] = a[i] / s
+        errs[k] = err
+        if not err > stop or not math.isfinite(err):
+            return k + 1
+        KTu[:] = 0.0
+        for i in range(m):
+            ui = unew[i]
+            u[i] = ui
+            for j in range(n):
+                KTu[j] += K[i, j] * ui
+        for j in range(n):
+            v[j] = b[j] / KTu[j]
+    return count
+
+
+@njit(cache=True, nogil=True)
+def build_kernel(C: np.ndarray, f: np.ndarray, g: np.ndarray, eps: float, K: np.ndarray) -> None:
+    """K = exp((f_i + g_j - C_ij)/eps) in one pass."""
+    m, n = C.shape
+    inv = 1.0 / eps
+    for i in range(m):
+        fi = f[i]
+        for j in range(n):
+            K[i, j] = math.exp((fi + g[j] - C[i, j]) * inv)
+
+
+@njit(cache=True, nogil=True)
+def ctransform_start(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """f_i = min_j C_ij, g_j = min_i (C_ij - f_i): every entry of exp((f + g - C)/eps) is <= 1 and
+    every row and column holds a 1, so no row or column of the kernel underflows."""
+    m, n = C.shape
+    f = np.empty(m)
+    g = np.full(n, np.inf)
+    for i in range(m):
+        mn = np.inf
+        for j in range(n):
+            if C[i, j] < mn:
+                mn = C[i, j]
+        f[i] = mn
+        for j in range(n):
+            d = C[i, j] - mn
+            if d < g[j]:
+                g[j] = d
+    return f, g
+
+
+@njit(cache=True, nogil=True)
+def scaled_plan(K: np.ndarray, u: np.ndarray, v: np.ndarray, P: np.ndarray, r: np.ndarray,
+                c: np.ndarray) -> None:
+    """P = diag(u) K diag(v) with its row sums r and column sums c, one pass."""
+    m, n = K.shape
+    c[:] = 0.0
+    for i in range(m):
+        ui = u[i]
+        s = 0.0
+        for j in range(n):
+            p = ui * K[i, j] * v[j]
+            P[i, j] = p
+            s += p
+            c[j] += p
+        r[i] = s

@@ -45,8 +45,7 @@ class Scaled:
         # c-transform start: f0 = row minima, g0 = column minima of C - f0.  Then every entry of
         # K is <= 1 and every row and column holds an entry equal to 1: no row or column of the
         # kernel underflows, whatever eps and the cost scale are.
-        self.f0 = C.min(axis=1)
-        self.g0 = (C - self.f0[:, None]).min(axis=0)
+        self.f0, self.g0 = K.ctransform_start(C)
         self.K = np.empty(C.shape)
         self._build()
         self.u = np.ones(C.shape[0])
@@ -54,11 +53,7 @@ class Scaled:
         self.absorptions = 0
 
     def _build(self) -> None:
-        inv = -1.0 / self.eps
-        np.multiply(self.red.C, inv, out=self.K)
-        self.K -= (self.f0 * inv)[:, None]
-        self.K -= (self.g0 * inv)[None, :]
-        np.exp(self.K, out=self.K)
+        K.build_kernel(self.red.C, self.f0, self.g0, self.eps, self.K)
 
     def potentials(self) -> tuple[np.ndarray, np.ndarray]:
         with np.errstate(divide="ignore"):
@@ -103,14 +98,16 @@ class Scaled:
         return r, c
 
     def plan(self) -> np.ndarray:
-        P = self.K * self.u[:, None]
-        P *= self.v[None, :]
+        P = np.empty(self.K.shape)
+        self.r_plan, self.c_plan = np.empty(P.shape[0]), np.empty(P.shape[1])
+        K.scaled_plan(self.K, self.u, self.v, P, self.r_plan, self.c_plan)
         return P
 
 
-def plan_error(P: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """||P1 - a||_1 + ||P^T 1 - b||_1 exactly as a user (and the benchmark) computes it."""
-    r, c = P.sum(1), P.sum(0)
+def plan_error(st: Scaled, a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """||P1 - a||_1 + ||P^T 1 - b||_1 of the plan just built by ``st.plan()`` (its row and column
+    sums come with the same pass; they match numpy's P.sum to rounding)."""
+    r, c = st.r_plan, st.c_plan
     return float(np.abs(r - a).sum() + np.abs(c - b).sum()), r, c
 
 
@@ -127,34 +124,42 @@ def sweeps(st: Scaled, ctx: SolveContext, tol: float, max_iter: int, stats: dict
     a, b = red.a, red.b
     errs = [] if errs is None else errs
     inner = 0.5 * tol
-    it0 = stats["sinkhorn_iterations"]
+    buf = np.empty(10)
     it = 0
+    if max_iter > 0:  # the first sweep starts from arbitrary scalings: count the column error too
+        r, c = st.marginals()
+        col = float(np.abs(c - b).sum())
     while it < max_iter:
-        it += 1
-        stats["sinkhorn_iterations"] += 1
-        Kv = st.K @ st.v
-        err = float(np.abs(st.u * Kv - a).sum())
-        if it == 1:
-            err += float(np.abs(st.v * (st.K.T @ st.u) - b).sum())
-        errs.append(err)
-        if stats["sinkhorn_iterations"] % 10 == 0 or err <= inner:
+        chunk = min(10 - it % 10, max_iter - it)  # keep the every-10-sweeps cadence
+        u, v = st.u.copy(), st.v.copy()
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            done = K.scaling_sweeps(st.K, a, b, u, v, chunk, inner, buf)
+        if it == 0:
+            buf[0] += col
+        errs.extend(buf[:done].tolist())
+        err = errs[-1]
+        it += done
+        stats["sinkhorn_iterations"] += done
+        if not np.isfinite(err) or not (np.all(np.isfinite(v)) and v.min() > 0 and u.min() > 0):
+            st.log_sweep()  # a kernel row/column underflowed for these scalings
+            if ctx.should_stop():
+                return "stop"
+            continue
+        if err <= inner:  # (u, v) is the state whose plan has this error
             ctx.record(err, iteration=stats["sinkhorn_iterations"] + stats["newton_iterations"])
-        if err <= inner:
+            st.u, st.v = u, v
             P = st.plan()
-            e, _, _ = plan_error(P, a, b)
+            e, _, _ = plan_error(st, a, b)
             if e <= tol:
                 st.P = P
                 return "converged"
             inner = 0.1 * min(inner, e)
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            u = a / Kv
-            v = b / (st.K.T @ u)
-        if not (np.all(np.isfinite(u)) and np.all(np.isfinite(v)) and u.min() > 0 and v.min() > 0):
-            st.log_sweep()  # a kernel row/column underflowed for these scalings
-        else:
-            st.u, st.v = u, v
-            if st.needs_absorb():
-                st.absorb()
+            continue
+        st.u, st.v = u, v
+        if it % 10 == 0:
+            ctx.record(err, iteration=stats["sinkhorn_iterations"] + stats["newton_iterations"])
+        if st.needs_absorb():
+            st.absorb()
         if ctx.should_stop():
             return "stop"
         if switch_after is not None and it >= max(min_sweeps, 20) and it % 10 == 0:
@@ -165,7 +170,6 @@ def sweeps(st: Scaled, ctx: SolveContext, tol: float, max_iter: int, stats: dict
             # the plan (mass spread over many entries), the more sweeps Newton must save to pay
             if left > switch_after and left > switch_after * (1.0 + 10.0 * _density(st, err)):
                 return "switch"
-    del it0
     return "limit"
 
 
@@ -231,7 +235,7 @@ def pack(red: Reduced, ctx: SolveContext, st: Scaled, status: Status, stats: dic
     With log P_ij = (f_i + g_j - C_ij)/eps the objective is sum_ij P_ij (f_i + g_j - eps)
     = f^T P1 + g^T P^T1 - eps sum P: O(m + n) once the plan's marginals are known."""
     P = st.plan() if P is None else P
-    err, r, c = plan_error(P, red.a, red.b)
+    err, r, c = plan_error(st, red.a, red.b)
     f, g = st.potentials()
     with np.errstate(invalid="ignore"):
         obj = float(np.where(r > 0, f * r, 0.0).sum() + np.where(c > 0, g * c, 0.0).sum()
@@ -265,7 +269,7 @@ def newton(st: Scaled, ctx: SolveContext, tol: float, max_iter: int, lam: float,
         ctx.record(err, iteration=stats["sinkhorn_iterations"] + stats["newton_iterations"])
         if err <= inner:
             P = st.plan()
-            e, _, _ = plan_error(P, a, b)
+            e, _, _ = plan_error(st, a, b)
             if e <= tol:
                 st.P = P
                 return "converged"
