@@ -6,7 +6,7 @@ counts as converged.  A peer that does not get there within 10x the time of optb
 (``sns``; at least ``--min-budget`` seconds) is reported as not converged.
 
 POT has neither a time limit nor our stopping test, so each POT method is first run in
-warm-started chunks (chunk = 20% of the iterations so far) until its plan meets the target
+warm-started chunks (5 iterations, then 20% of the iterations so far) until its plan meets the target
 or the budget is spent; its time is then one clean, separately timed run with exactly the
 number of iterations the search found (kernel built once, as a user who knew the count
 would run it).  regot runs once with ``tol=1e-10`` and a Newton-iteration cap.
@@ -103,7 +103,7 @@ def run_pot(p: Any, method: str, budget: float) -> dict:
     """Chunked search for the iteration count that reaches TARGET, then one clean timed run."""
     fn = _pot_fn(method)
     warm = None
-    total, its, chunk, err = 0.0, 0, 20, float("inf")
+    total, its, chunk, err = 0.0, 0, 5, float("inf")
     ts, es = [], []
     while True:
         t = time.perf_counter()
@@ -120,7 +120,7 @@ def run_pot(p: Any, method: str, budget: float) -> dict:
         warm = _pot_warm(p, method, log)
         if warm is None:
             break
-        chunk = max(20, its // 5)
+        chunk = max(5, its // 5)
     if err > TARGET:
         return {"time": total, "iters": f"{its} (cut)", "err": err, "curve": (ts, es)}
     t = time.perf_counter()
