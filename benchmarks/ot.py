@@ -174,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                     "sinkhorn_ssns sinkhorn_sparse_newton")
     ap.add_argument("--regot-max-iter", type=int, default=500)
     ap.add_argument("--min-budget", type=float, default=1.0, help="least seconds a peer gets")
+    ap.add_argument("--max-budget", type=float, default=float("inf"),
+                    help="most seconds a peer gets (then 'n.c.' means: not within this cap)")
     args = ap.parse_args(argv)
     for var in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
@@ -212,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     for fam, n, reg in progress(cases, desc="ot", total=len(cases)):
         p = make(fam, n, reg)
         ours = run_optbox(p, "sns", 600.0)
-        budget = max(10 * ours["time"], args.min_budget)
+        budget = min(max(10 * ours["time"], args.min_budget), args.max_budget)
         res = {"optbox sns": ours, "optbox sinkhorn": run_optbox(p, "sinkhorn", budget)}
         for name, m in peers:
             try:
