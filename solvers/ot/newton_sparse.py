@@ -32,6 +32,8 @@ from . import _kernels as K
 from ._common import Reduced, check_options
 
 _ABSORB = 100.0  # absorb u, v into the potentials when |log u| or |log v| exceeds this
+_ETA = 0.5  # CG forcing term: relative residual min(0.1, sqrt(err)) (inexact Newton)
+_DROP_MIN = 1e-6  # the sparsified Hessian may always drop this fraction of the plan's mass
 _SAMPLE = 20_000  # plan entries sampled to estimate the sparsification threshold
 
 
@@ -124,6 +126,7 @@ def sweeps(st: Scaled, ctx: SolveContext, tol: float, max_iter: int, stats: dict
     a, b = red.a, red.b
     errs = [] if errs is None else errs
     inner = 0.5 * tol
+    density: tuple[float, int] | None = None
     buf = np.empty(10)
     it = 0
     if max_iter > 0:  # the first sweep starts from arbitrary scalings: count the column error too
@@ -168,8 +171,11 @@ def sweeps(st: Scaled, ctx: SolveContext, tol: float, max_iter: int, stats: dict
             left = np.inf if rate >= 1.0 else (np.log(tol / err) / np.log(rate) if rate > 0 else 0.0)
             # a Newton step costs a few passes plus CG on the kept part of the plan: the denser
             # the plan (mass spread over many entries), the more sweeps Newton must save to pay
-            if left > switch_after and left > switch_after * (1.0 + 10.0 * _density(st, err)):
-                return "switch"
+            if left > switch_after:
+                if density is None or it - density[1] >= 50:  # a sorted sample: ~1 ms, so cached
+                    density = (_density(st, err), it)
+                if left > switch_after * (1.0 + 10.0 * density[0]):
+                    return "switch"
     return "limit"
 
 
@@ -283,11 +289,11 @@ def newton(st: Scaled, ctx: SolveContext, tol: float, max_iter: int, lam: float,
         stats["newton_iterations"] += 1
         ga, gb = a - r, b - c
         sigma = mu * err
-        tau = _threshold(st, lam, min(0.5, sigma))
+        tau = _threshold(st, lam, min(0.5, max(sigma, _DROP_MIN)))
         indptr, indices, data = K.scaled_sparsify(st.K, st.u, st.v, tau)
         stats["nnz_last"] = int(data.size)
         zx, zy = _pcg(ctx, indptr, indices, data, r * (1 + sigma), c * (1 + sigma), ga, gb,
-                      max(1e-10, min(0.1, err)), int(cg_maxit), stats)
+                      max(1e-10, min(0.1, err ** _ETA)), int(cg_maxit), stats)
         slope = eps * float(ga @ zx + gb @ zy)  # dL/dalpha at 0, > 0 for an ascent direction
         lin = eps * float(a @ zx + b @ zy)
         alpha = 1.0
