@@ -11,7 +11,7 @@ METHODS = [
         target="solvers.ot.newton_sparse:solve_sns",
         options={"tol": _TOL, "max_iter": 1000, "n1": 2000, "switch_after": 30.0, "lam": None,
                  "cg_maxit": 1000, "stall": 8, "eps_scaling": 4.0},
-        description="Sinkhorn-Newton-Sparse (Tang et al. 2024): Sinkhorn warm start, sparse Newton",
+        description="Sinkhorn-Newton-Sparse (Tang et al. 2024): Sinkhorn warm start, sparse Newton + CG",
         default_rank=lambda p: 10,
     ),
     MethodSpec(
@@ -33,7 +33,8 @@ METHODS = [
         problems=("OptimalTransport",),
         target="solvers.ot.torch_sinkhorn:solve_torch",
         options={"tol": _TOL, "max_iter": 100_000, "device": None},
-        description="log-domain Sinkhorn in torch (CUDA when present); batched: torch_sinkhorn.solve_batch",
+        description="log-domain Sinkhorn in torch (CUDA when present); batched Sinkhorn or Sinkhorn+Newton: "
+                    "torch_sinkhorn.solve_batch(problems, method='sinkhorn'|'sns')",
         requires=("torch",),
     ),
 ]
