@@ -9,7 +9,8 @@ POT has neither a time limit nor our stopping test, so each POT method is first 
 warm-started chunks (5 iterations, then 20% of the iterations so far) until its plan meets the target
 or the budget is spent; its time is then one clean, separately timed run with exactly the
 number of iterations the search found (kernel built once, as a user who knew the count
-would run it).  regot runs once with ``tol=1e-10`` and a Newton-iteration cap.
+would run it).  Runs under 0.2 s (ours and POT's) are repeated and the best of three kept.
+regot runs once with ``tol=1e-10`` and a Newton-iteration cap.
 
 Outputs (``--out``): ot.csv / ot.json / ot.md (tables) and ot_curves.png (marginal error vs
 time, one panel per (family, n, reg), one line per solver).  Usage:
@@ -67,12 +68,26 @@ def make(family: str, n: int, reg: float, seed: int = 0) -> Any:
     raise ValueError(f"unknown family {family!r}")
 
 
+def _best_of(fn: Any, first: float) -> float:
+    """Short runs (< 0.2 s) are repeated twice more and the fastest time kept (cache, timer and
+    scheduler noise dominate there); the same rule applies to every solver."""
+    if first >= 0.2:
+        return first
+    times = [first]
+    for _ in range(2):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
 def run_optbox(p: Any, method: str, limit: float) -> dict:
     from solvers import solve
 
     t = time.perf_counter()
     r = solve(p, method=method, tol=TARGET, time_limit=limit)
-    dt = time.perf_counter() - t
+    dt = _best_of(lambda: solve(p, method=method, tol=TARGET, time_limit=limit),
+                  time.perf_counter() - t)
     it = f"{r.stats.get('sinkhorn_iterations', 0)}+{r.stats.get('newton_iterations', 0)}N"
     curve = ([h[0] for h in r.history], [h[1] for h in r.history])
     err = _err(p, r.solution)
@@ -123,10 +138,13 @@ def run_pot(p: Any, method: str, budget: float) -> dict:
         chunk = max(5, its // 5)
     if err > TARGET:
         return {"time": total, "iters": f"{its} (cut)", "err": err, "curve": (ts, es)}
+    def clean() -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return fn(p.a, p.b, p.C, p.reg, numItermax=its, stopThr=1e-14, warn=False)
+
     t = time.perf_counter()
-    with np.errstate(all="ignore"):
-        P = fn(p.a, p.b, p.C, p.reg, numItermax=its, stopThr=1e-14, warn=False)
-    dt = time.perf_counter() - t
+    P = clean()
+    dt = _best_of(clean, time.perf_counter() - t)
     return {"time": dt, "iters": str(its), "err": _err(p, P), "curve": (ts, es)}
 
 
