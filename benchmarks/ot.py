@@ -9,7 +9,7 @@ POT has neither a time limit nor our stopping test, so each POT method is first 
 warm-started chunks (5 iterations, then 20% of the iterations so far) until its plan meets the target
 or the budget is spent; its time is then one clean, separately timed run with exactly the
 number of iterations the search found (kernel built once, as a user who knew the count
-would run it).  Runs under 0.2 s (ours and POT's) are repeated and the best of three kept.
+would run it).  Runs under 0.5 s (ours and POT's) are repeated and the best of three kept.
 regot runs once with ``tol=1e-10`` and a Newton-iteration cap.
 
 Outputs (``--out``): ot.csv / ot.json / ot.md (tables) and ot_curves.png (marginal error vs
@@ -69,9 +69,9 @@ def make(family: str, n: int, reg: float, seed: int = 0) -> Any:
 
 
 def _best_of(fn: Any, first: float) -> float:
-    """Short runs (< 0.2 s) are repeated twice more and the fastest time kept (cache, timer and
+    """Short runs (< 0.5 s) are repeated twice more and the fastest time kept (cache, timer and
     scheduler noise dominate there); the same rule applies to every solver."""
-    if first >= 0.2:
+    if first >= 0.5:
         return first
     times = [first]
     for _ in range(2):
