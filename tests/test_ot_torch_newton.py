@@ -23,9 +23,10 @@ def _batch() -> list[OptimalTransport]:
     rng = np.random.default_rng(9)
     x, y = rng.normal(size=(40, 2)), rng.normal(size=(40, 2)) + 1.0
     ps.append(OptimalTransport.from_point_clouds(x, y, 2e-3))
-    a = rng.random(40)
+    a, b = rng.random(40), rng.random(40)
     a[[0, 13]] = 0.0  # zero-mass bins inside a batch of full-support problems
-    ps.append(OptimalTransport(a / a.sum(), ps[0].b, ps[0].C, 1e-2))
+    b[[5, 39]] = 0.0
+    ps.append(OptimalTransport(a / a.sum(), b / b.sum(), ps[0].C, 1e-2))
     return ps
 
 
@@ -41,7 +42,7 @@ def test_batch_newton_agrees_with_numpy_sns(linsolve: str) -> None:
         assert r.objective == pytest.approx(ref.objective, abs=1e-9)
         assert r.stats["newton_iterations"] > 0 or r.stats["sinkhorn_iterations"] > 0
         assert r.stats["device"] == "cpu" and r.stats["batch_size"] == len(ps)
-    assert np.all(out[-1].solution[[0, 13]] == 0)
+    assert np.all(out[-1].solution[[0, 13]] == 0) and np.all(out[-1].solution[:, [5, 39]] == 0)
 
 
 def test_batch_newton_takes_newton_steps_and_few_iterations() -> None:
