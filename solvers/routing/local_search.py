@@ -1,8 +1,12 @@
 """``local-search``: numba 2-opt + Or-opt with neighbour lists, don't-look bits and
-iterated local search (segment-local double-bridge kicks) for TSP; route-first
-cluster-second (giant tour, Prins' optimal split, per-route improvement) for CVRP."""
+iterated local search (segment-local double-bridge kicks) for TSP; for CVRP a route-first
+cluster-second start (giant tour, Prins' optimal split, per-route improvement) followed by a
+granular capacity-aware inter-route local search (relocate / swap / 2-opt*) inside a
+ruin-and-recreate ILS."""
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -11,6 +15,7 @@ from problems import CVRP, TSP
 
 from ..context import SolveContext
 from ..result import Result, Status
+from . import _cvrp_kernels as CK
 from . import _ls_kernels as K
 
 _EMPTY = np.zeros((1, 1))
@@ -162,30 +167,126 @@ def improve_route(improver: TourImprover, route: np.ndarray, neigh_full: np.ndar
     return nodes[tour[1:]]
 
 
+class RouteState:
+    """Mutable CVRP solution for the numba kernels of ``_cvrp_kernels`` (route array, route of /
+    position of every customer, loads) plus a copy of the best solution seen."""
+
+    def __init__(self, problem: CVRP, routes: list[np.ndarray]):
+        n = problem.n_nodes
+        dem = problem.demands
+        positive = dem[1:][dem[1:] > 0]
+        width = n - 1
+        if positive.size:
+            width = min(n - 1, int(np.sum(dem[1:] <= 0)) + int(problem.capacity // positive.min()) + 1)
+        slots = max(1, n - 1)
+        self.R = np.zeros((slots, max(1, width)), dtype=np.int64)
+        self.L = np.zeros(slots, dtype=np.int64)
+        self.route_of = np.full(n, -1, dtype=np.int64)
+        self.pos = np.zeros(n, dtype=np.int64)
+        self.load = np.zeros(slots)
+        for r, route in enumerate(x for x in routes if len(x)):
+            route = np.asarray(route, dtype=np.int64)
+            self.R[r, : route.size] = route
+            self.L[r] = route.size
+            self.route_of[route] = r
+            self.pos[route] = np.arange(route.size)
+            self.load[r] = dem[route].sum()
+        self.best = [a.copy() for a in (self.R, self.L, self.route_of, self.pos, self.load)]
+
+    def routes(self, best: bool = False) -> list[np.ndarray]:
+        R, L = (self.best[0], self.best[1]) if best else (self.R, self.L)
+        return [R[r, : L[r]].copy() for r in range(L.size) if L[r] > 0]
+
+    def keep_best(self) -> None:
+        self.best = [a.copy() for a in (self.R, self.L, self.route_of, self.pos, self.load)]
+
+
+def cvrp_neighbours(problem: CVRP, k: int = 20) -> np.ndarray:
+    """Granular candidate lists: the k nearest nodes of every node (the depot is skipped by the
+    kernels)."""
+    return neighbour_lists(problem, min(k, problem.n_nodes - 1))
+
+
+def cvrp_descend(problem: CVRP, improver: TourImprover, state: RouteState, neigh: np.ndarray,
+                 allowed: np.ndarray | None = None, rng: np.random.Generator | None = None) -> float:
+    """Granular inter/intra-route descent (relocate, swap, 2-opt*, 2-opt) until no improving
+    capacity-feasible move; returns the gain."""
+    n = problem.n_nodes
+    if allowed is None:
+        allowed = np.ones(n, dtype=np.bool_)
+        allowed[0] = False
+    order = np.arange(n, dtype=np.int64) if rng is None else rng.permutation(n).astype(np.int64)
+    return float(CK.granular_descent(state.R, state.L, state.route_of, state.pos, state.load,
+                                     improver.coords, improver.matrix, improver.code, problem.demands,
+                                     float(problem.capacity), neigh, allowed,
+                                     np.zeros(n, dtype=np.bool_), order))
+
+
+def cvrp_cost(state: RouteState, improver: TourImprover, best: bool = False) -> float:
+    R, L = (state.best[0], state.best[1]) if best else (state.R, state.L)
+    return float(CK.solution_cost(R, L, improver.coords, improver.matrix, improver.code))
+
+
+def cvrp_ils(problem: CVRP, improver: TourImprover, state: RouteState, neigh: np.ndarray,
+             ctx: SolveContext, iterations: int | None, rng: np.random.Generator,
+             allowed: np.ndarray | None = None, threshold: float = 0.005, max_remove: int = 12,
+             record: bool = True) -> int:
+    """Ruin-and-recreate + granular descent, record-to-record acceptance (threshold shrinking to 0
+    with the elapsed fraction of the time limit); the best solution ends up in ``state.best``.
+    Runs ``iterations`` rounds, or until the time limit when ``iterations`` is None."""
+    n = problem.n_nodes
+    if allowed is None:
+        allowed = np.ones(n, dtype=np.bool_)
+        allowed[0] = False
+    if not allowed[1:].any():
+        return 0
+    cur = cvrp_cost(state, improver)
+    best = cvrp_cost(state, improver, best=True)
+    if cur < best - 1e-9:
+        state.keep_best()
+        best = cur
+    done, chunk = 0, 8
+    max_remove = max(2, min(max_remove, neigh.shape[1] + 1))
+    while (iterations is None or done < iterations) and not ctx.should_stop():
+        todo = chunk if iterations is None else min(chunk, iterations - done)
+        thr = threshold
+        if ctx.time_limit is not None:
+            thr = threshold * max(0.0, 1.0 - ctx.elapsed() / ctx.time_limit)
+        b = state.best
+        t0 = time.perf_counter()
+        old = best
+        cur, best, _, _ = CK.ils_chunk(state.R, state.L, state.route_of, state.pos, state.load,
+                                       b[0], b[1], b[2], b[3], b[4], improver.coords, improver.matrix,
+                                       improver.code, problem.demands, float(problem.capacity), neigh,
+                                       allowed, todo, int(rng.integers(2**31 - 1)), thr, cur, best,
+                                       max_remove)
+        done += todo
+        if record and best < old - 1e-9:
+            ctx.record(best, iteration=done)
+        dt = time.perf_counter() - t0
+        chunk = int(min(512, max(1, chunk * (2 if dt < 0.05 else 1) // (2 if dt > 0.2 else 1))))
+    return done
+
+
 def _solve_cvrp(problem: CVRP, ctx: SolveContext, improver: TourImprover, kicks: int | None) -> Result:
-    """Route-first cluster-second: ILS on the giant TSP tour (depot included), optimal split,
-    then 2-opt/Or-opt inside every route; the best split found is kept."""
+    """Route-first cluster-second start (giant tour, Prins split, 2-opt/Or-opt inside routes),
+    then the granular inter-route descent (relocate / swap / 2-opt* / 2-opt, capacity-aware)
+    and ruin-and-recreate iterated local search until the time limit (or ``kicks`` rounds;
+    default 20 n without a time limit)."""
     giant = improver.descend(_start_tour(improver, problem.n_nodes, 0))
-
-    def evaluate(tour: np.ndarray) -> tuple[float, list[np.ndarray]]:
-        routes = [improve_route(improver, r, improver.neigh) for r in split_routes(problem, improver, tour)]
-        return problem.objective(routes), routes
-
-    best_obj, best_routes = evaluate(giant)
-    ctx.record(best_obj, iteration=0)
+    routes = [improve_route(improver, r, improver.neigh) for r in split_routes(problem, improver, giant)]
+    ctx.record(problem.objective(routes), iteration=0)
+    neigh = cvrp_neighbours(problem)
+    state = RouteState(problem, routes)
     rounds = 0
-    budget = kicks if kicks is not None else None
-    rng = ctx.rng
-    while not ctx.should_stop() and (budget is None or rounds * 50 < budget):
-        giant, _ = improver.iterate(giant, ctx, 50, rng)
-        obj, routes = evaluate(giant)
-        rounds += 1
-        if obj < best_obj - 1e-9:
-            best_obj, best_routes = obj, routes
-            ctx.record(best_obj, iteration=rounds)
-        if ctx.time_limit is None and rounds >= 20:
-            break
-    routes = [r.tolist() for r in best_routes]
+    try:
+        cvrp_descend(problem, improver, state, neigh)
+        state.keep_best()
+        ctx.record(cvrp_cost(state, improver), iteration=0)
+        rounds = cvrp_ils(problem, improver, state, neigh, ctx, kicks, ctx.rng)
+    except KeyboardInterrupt:
+        pass
+    routes = [r.tolist() for r in state.routes(best=True)]
     return ctx.result(solution=routes, objective=problem.objective(routes),
                       status=ctx.stop_status(Status.FEASIBLE), iterations=rounds,
-                      stats={"routes": len(routes)})
+                      stats={"routes": len(routes), "rounds": rounds})
