@@ -200,6 +200,9 @@ class RouteState:
     def keep_best(self) -> None:
         self.best = [a.copy() for a in (self.R, self.L, self.route_of, self.pos, self.load)]
 
+    def restore_best(self) -> None:
+        self.R, self.L, self.route_of, self.pos, self.load = (a.copy() for a in self.best)
+
 
 def cvrp_neighbours(problem: CVRP, k: int = 20) -> np.ndarray:
     """Granular candidate lists: the k nearest nodes of every node (the depot is skipped by the

@@ -6,8 +6,10 @@ tour is cut into segments of ``segment`` nodes whose end points stay fixed, ever
 improved as an open path and kept only if shorter (conquer); the cut points are then shifted by
 half a segment and the conquer repeated (reunion, ``rounds`` rounds).  Remaining time goes to
 iterated local search on the whole tour.  CVRP: the divider's giant tour (depot included) is
-split optimally into capacity-feasible routes (Prins), every route is conquered, and the
-remaining time goes to the route-first cluster-second ILS of ``local-search``.
+split optimally into capacity-feasible routes (Prins); the conquer step improves sub-problems of
+about ``segment`` customers (routes adjacent by polar angle) with the capacity-aware granular
+search (relocate / swap / 2-opt* / 2-opt + restricted ruin-and-recreate), reunion shifts the
+groups; the remaining time goes to the ruin-and-recreate ILS of ``local-search``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,17 @@ from problems import CVRP, TSP
 from ..context import SolveContext
 from ..result import Result, Status
 from . import _ls_kernels as K
-from .local_search import TourImprover, improve_route, neighbour_lists, split_routes
+from .local_search import (
+    RouteState,
+    TourImprover,
+    cvrp_cost,
+    cvrp_descend,
+    cvrp_ils,
+    cvrp_neighbours,
+    improve_route,
+    neighbour_lists,
+    split_routes,
+)
 
 _EMPTY = np.zeros((1, 1))
 
@@ -134,7 +146,7 @@ def solve_udc(problem: TSP | CVRP, ctx: SolveContext, start: str = "learned", st
             ctx.record(improver.length(tour), iteration=done)
         conquered = improver.length(tour)
         if isinstance(problem, CVRP):
-            return _finish_cvrp(problem, ctx, improver, tour, polish, how, L0, conquered)
+            return _finish_cvrp(problem, ctx, improver, tour, polish, how, L0, conquered, segment, rounds)
         kicks = 0
         if polish and not ctx.should_stop():
             tour = improver.descend(tour)
@@ -148,23 +160,74 @@ def solve_udc(problem: TSP | CVRP, ctx: SolveContext, start: str = "learned", st
                       stats={"start": how, "divided": L0, "conquered": conquered, "kicks": kicks})
 
 
-def _finish_cvrp(problem: CVRP, ctx: SolveContext, improver: TourImprover, giant: np.ndarray,
-                 polish: bool, how: str, L0: float, conquered: float) -> Result:
-    def evaluate(t: np.ndarray) -> tuple[float, list[np.ndarray]]:
-        routes = [improve_route(improver, r, improver.neigh) for r in split_routes(problem, improver, t)]
-        return problem.objective(routes), routes
+def conquer_cvrp(problem: CVRP, improver: TourImprover, state: RouteState, neigh: np.ndarray,
+                 segment: int, shift: int, ctx: SolveContext, rng: np.random.Generator,
+                 iterations: int) -> int:
+    """CVRP conquer (paper §4.2 for CVRP): the routes, ordered by the polar angle of their centroid
+    around the depot, are grouped into sub-problems of about ``segment`` customers (the first
+    group starts ``shift`` routes later in every reunion round); every sub-problem is improved by
+    the granular capacity-aware descent (relocate / swap / 2-opt* / 2-opt) and ``iterations``
+    ruin-and-recreate rounds restricted to its customers.  The best solution is kept, so a
+    sub-problem is only replaced when the total length shrinks.  Returns the number of groups."""
+    routes = state.routes(best=True)
+    if not routes:
+        return 0
+    xy = improver.coords if improver.code != 5 else None
+    if xy is not None and xy.shape[0] == problem.n_nodes:
+        ang = np.array([np.arctan2(*(xy[r].mean(axis=0) - xy[0])[::-1]) for r in routes])
+        order = np.argsort(ang, kind="stable")
+    else:
+        order = np.arange(len(routes))
+    order = np.roll(order, -(shift % len(order)))
+    groups, cur = [], []
+    for r in order:
+        cur.append(routes[r])
+        if sum(len(x) for x in cur) >= segment:
+            groups.append(np.concatenate(cur))
+            cur = []
+    if cur:
+        groups.append(np.concatenate(cur))
+    for members in groups:
+        if ctx.should_stop():
+            break
+        allowed = np.zeros(problem.n_nodes, dtype=np.bool_)
+        allowed[members] = True
+        state.restore_best()
+        cvrp_descend(problem, improver, state, neigh, allowed, rng)
+        if cvrp_cost(state, improver) < cvrp_cost(state, improver, best=True) - 1e-9:
+            state.keep_best()
+        cvrp_ils(problem, improver, state, neigh, ctx, iterations, rng, allowed=allowed, record=False)
+    state.restore_best()
+    return len(groups)
 
-    best_obj, best_routes = evaluate(giant)
-    ctx.record(best_obj)
-    rounds = 0
-    while polish and ctx.time_limit is not None and not ctx.should_stop():
-        giant, _ = improver.iterate(giant, ctx, 50, ctx.rng)
-        obj, routes = evaluate(giant)
-        rounds += 1
-        if obj < best_obj - 1e-9:
-            best_obj, best_routes = obj, routes
-            ctx.record(best_obj, iteration=rounds)
-    routes = [r.tolist() for r in best_routes]
+
+def _finish_cvrp(problem: CVRP, ctx: SolveContext, improver: TourImprover, giant: np.ndarray,
+                 polish: bool, how: str, L0: float, conquered: float, segment: int = 100,
+                 rounds: int = 4) -> Result:
+    """Split the divided giant tour into routes (Prins), conquer sub-problems of ~``segment``
+    customers with the capacity-aware granular search for ``rounds`` shifted reunion rounds,
+    then (``polish``) ruin-and-recreate ILS on the whole solution until the time limit."""
+    routes = [improve_route(improver, r, improver.neigh) for r in split_routes(problem, improver, giant)]
+    split_obj = problem.objective(routes)
+    ctx.record(split_obj)
+    neigh = cvrp_neighbours(problem)
+    state = RouteState(problem, routes)
+    rng = ctx.rng
+    done = 0
+    per_route = max(1.0, (problem.n_nodes - 1) / max(1, len(routes)))
+    for r in range(rounds):
+        if ctx.should_stop():
+            break
+        shift = int(round(r * segment / (2 * per_route)))
+        conquer_cvrp(problem, improver, state, neigh, segment, shift, ctx, rng, max(1, segment // 4))
+        done += 1
+        ctx.record(cvrp_cost(state, improver, best=True), iteration=done)
+    conquered_routes = cvrp_cost(state, improver, best=True)
+    kicks = 0
+    if polish and ctx.time_limit is not None and not ctx.should_stop():
+        kicks = cvrp_ils(problem, improver, state, neigh, ctx, None, rng)
+    routes = [r.tolist() for r in state.routes(best=True)]
     return ctx.result(solution=routes, objective=problem.objective(routes),
-                      status=ctx.stop_status(Status.FEASIBLE), iterations=rounds,
-                      stats={"start": how, "divided": L0, "conquered": conquered, "routes": len(routes)})
+                      status=ctx.stop_status(Status.FEASIBLE), iterations=done,
+                      stats={"start": how, "divided": L0, "conquered": conquered, "split": split_obj,
+                             "conquered_routes": conquered_routes, "routes": len(routes), "kicks": kicks})
