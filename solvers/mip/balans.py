@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pyscipopt import SCIP_EVENTTYPE, Eventhdlr
 
 from problems import MIP
 
 from ..context import SolveContext
 from ..result import Result, Status
-from .scip import STATUS_MAP, _IncumbentRecorder, _infeasible_or_unbounded
+from .scip import STATUS_MAP, _IncumbentRecorder, _infeasible_or_unbounded, set_common_params
 
 # Paper portfolio (design §4): Crossover, Mutation 25/50/75, LB 10/25/50, Proximity 5/15/30 %,
 # RENS 25/50/75, RINS 25/50/75.
@@ -85,6 +86,46 @@ def parse_operators(spec: str | list[str] | tuple[str, ...]) -> list[_Operator]:
     return ops
 
 
+class _MainController(Eventhdlr):
+    """Watches the main SCIP run: keeps its root LP solution (for RINS/RENS/DINS) and interrupts
+    it when its incumbent stalls (no new best for ``stall`` seconds of this slice)."""
+
+    def __init__(self, ctx: SolveContext, variables: list[Any]):
+        super().__init__()
+        self.ctx, self.vars = ctx, variables
+        self.lp: np.ndarray | None = None
+        self.stall = math.inf
+        self.slice_start = 0.0
+        self.last_best = 0.0
+        self.fired = False
+
+    def eventinit(self) -> None:
+        for event in (SCIP_EVENTTYPE.FIRSTLPSOLVED, SCIP_EVENTTYPE.LPSOLVED,
+                      SCIP_EVENTTYPE.NODESOLVED, SCIP_EVENTTYPE.BESTSOLFOUND):
+            self.model.catchEvent(event, self)
+
+    def eventexit(self) -> None:
+        for event in (SCIP_EVENTTYPE.FIRSTLPSOLVED, SCIP_EVENTTYPE.LPSOLVED,
+                      SCIP_EVENTTYPE.NODESOLVED, SCIP_EVENTTYPE.BESTSOLFOUND):
+            self.model.dropEvent(event, self)
+
+    def start_slice(self, stall: float) -> None:
+        self.stall, self.fired = stall, False
+        self.slice_start = self.ctx.elapsed()
+
+    def eventexec(self, event: Any) -> None:
+        now = self.ctx.elapsed()
+        kind = event.getType()
+        if kind == SCIP_EVENTTYPE.FIRSTLPSOLVED and self.lp is None:
+            self.lp = np.array([self.model.getSolVal(None, v) for v in self.vars], dtype=np.float64)
+        elif kind == SCIP_EVENTTYPE.BESTSOLFOUND:
+            self.last_best = now
+        if not self.fired and self.model.getNSols() > 0 \
+                and now - max(self.last_best, self.slice_start) >= self.stall:
+            self.fired = True
+            self.model.interruptSolve()
+
+
 class _Bandit:
     """The arm selector: a ``mabwiser`` MAB with one optimistic prior observation per arm."""
 
@@ -116,11 +157,21 @@ def solve_balans(problem: MIP, ctx: SolveContext, operators: Any = "paper",
                  bandit: str = "thompson", acceptance: str = "hill_climbing", epsilon: float = 0.15,
                  tau: float = 2.0, scores: Any = DEFAULT_SCORES, sub_time_limit: float | None = None,
                  sub_settings: str = "fast",
-                 lp_time_fraction: float = 0.2, first_solution: str = "root",
+                 lp_time_fraction: float = 0.2, first_solution: str = "scip",
                  root_time_fraction: float = 0.1,
                  temperature: float = 0.05,
-                 max_iterations: int | None = None, threads: int = 1) -> Result:
-    """Balans (paper Alg. 1): LP, first solution, then bandit-selected LNS iterations over SCIP."""
+                 max_iterations: int | None = None, threads: int = 1,
+                 scip_stall: float | None = None, lns_stall: float | None = None) -> Result:
+    """Balans (paper Alg. 1): LP, first solution, then bandit-selected LNS iterations over SCIP.
+
+    ``first_solution="scip"`` (default) starts with plain SCIP on the whole model (full presolve,
+    root cuts and heuristics) and hands over to the LNS loop when SCIP's incumbent has not improved
+    for ``scip_stall`` seconds (default max(0.5, 5 % of the limit)); the LNS loop gives the time back
+    to the same (resumed) SCIP search when it has found no new best for ``lns_stall`` seconds
+    (default max(1, 10 % of the limit)). The two share incumbents, SCIP's root LP solution serves
+    RINS/RENS/DINS and SCIP's dual bound is the bound. ``"root"`` / ``"feasibility"`` are the paper's
+    start (separate LP relaxation, then a first solution) without interleaving.
+    """
     ops = parse_operators(operators)
     if bandit not in BANDITS:
         raise ValueError(f"bandit must be one of {BANDITS}, got {bandit!r}")
@@ -139,8 +190,11 @@ def solve_balans(problem: MIP, ctx: SolveContext, operators: Any = "paper",
         raise ValueError(f"lp_time_fraction must be in (0, 1], got {lp_time_fraction!r}")
     if sub_settings not in ("fast", "default"):
         raise ValueError(f"sub_settings must be 'fast' or 'default', got {sub_settings!r}")
-    if first_solution not in ("root", "feasibility"):
-        raise ValueError(f"first_solution must be 'root' or 'feasibility', got {first_solution!r}")
+    if first_solution not in ("scip", "root", "feasibility"):
+        raise ValueError(f"first_solution must be 'scip', 'root' or 'feasibility', got {first_solution!r}")
+    for key, value in (("scip_stall", scip_stall), ("lns_stall", lns_stall)):
+        if value is not None and not (isinstance(value, (int, float)) and float(value) > 0):
+            raise ValueError(f"{key} must be positive seconds, got {value!r}")
     if not 0.0 < float(root_time_fraction) <= 1.0:
         raise ValueError(f"root_time_fraction must be in (0, 1], got {root_time_fraction!r}")
     if not float(temperature) >= 0:
@@ -151,6 +205,11 @@ def solve_balans(problem: MIP, ctx: SolveContext, operators: Any = "paper",
                   sub_time_limit, float(lp_time_fraction), first_solution, float(root_time_fraction),
                   float(temperature), max_iterations, int(threads))
     run.sub_settings = sub_settings
+    limit = ctx.time_limit
+    run.scip_stall = float(scip_stall) if scip_stall is not None else (
+        max(0.5, 0.05 * limit) if limit is not None else 2.0)
+    run.lns_stall = float(lns_stall) if lns_stall is not None else (
+        max(1.0, 0.1 * limit) if limit is not None else 5.0)
     return run.run()
 
 
@@ -177,6 +236,10 @@ class _Balans:
         self.integers = np.flatnonzero(self.d.vtypes == "I")
         self.rng = ctx.rng
         self.stats: dict[str, Any] = {}
+        self.base: Any = None  # the original model, source of every sub-MIP copy
+        self.main: Any = None  # the plain SCIP run (first_solution="scip")
+        self.controller: _MainController | None = None
+        self.scip_stall, self.lns_stall = 2.0, 5.0
 
     # ------------------------------------------------------------------ helpers
     def _params(self, model: Any, cap: float | None, seed_offset: int = 0) -> None:
@@ -191,6 +254,10 @@ class _Balans:
     def _copy(self) -> tuple[Any, list[Any]]:
         from pyscipopt import Model
 
+        if self.base is None:  # built on first use: a run SCIP finishes alone never pays for it
+            self.base = self.problem.create_model()
+            index = {var.name: k for k, var in enumerate(self.base.getVars())}
+            self.perm = [index[n] for n in self.d.names]
         sub = Model(sourceModel=self.base, origcopy=True)
         sub.hideOutput()
         variables = sub.getVars()
@@ -252,6 +319,61 @@ class _Balans:
         x = self._vector(sub, variables, sub.getBestSol()) if sub.getNSols() else None
         bound = float(sub.getDualbound()) if sub.getNSols() else None
         return status, x, bound
+
+    def _start_scip(self) -> tuple[str, np.ndarray | None, float | None]:
+        """Plain SCIP on the whole model (same settings as ``method="scip"``) until its incumbent
+        stalls for ``scip_stall`` seconds, it finishes, or the limit; the run is kept for resuming."""
+        main = self.problem.create_model()
+        index = {var.name: var for var in main.getVars()}
+        self.main_vars = [index[n] for n in self.d.names]
+        set_common_params(main, self.ctx, self.threads)
+        main.setParam("limits/gap", 0.0)
+        main.includeEventhdlr(_IncumbentRecorder(self.ctx), "optbox-history", "records incumbents")
+        self.controller = _MainController(self.ctx, self.main_vars)
+        main.includeEventhdlr(self.controller, "optbox-balans-switch", "hands over to the LNS")
+        self.main, self.main_open = main, True
+        x, status = self._scip_slice(first=True)
+        if status in ("optimal", "infeasible", "unbounded", "inforunbd"):
+            self.main_open = False
+        bound = float(main.getDualbound()) if main.getNSols() or status == "optimal" else None
+        return status, x, bound
+
+    def _scip_slice(self, first: bool = False) -> tuple[np.ndarray | None, str]:
+        """Run (or resume) the main SCIP search until its incumbent stalls or the deadline."""
+        main, ctx = self.main, self.ctx
+        if math.isfinite(ctx.remaining()):
+            used = 0.0 if first else float(main.getSolvingTime())
+            main.setParam("limits/time", used + max(ctx.remaining(), 0.01))
+        self.controller.start_slice(self.scip_stall)
+        main.optimize()
+        status = main.getStatus()
+        if status == "userinterrupt" and not self.controller.fired:
+            ctx.interrupted = True  # Ctrl-C or a callback, not our hand-over
+        if status not in ("userinterrupt", "timelimit", "nodelimit"):
+            self.main_open = False
+        x = self._vector(main, self.main_vars, main.getBestSol()) if main.getNSols() else None
+        return x, status
+
+    def _share(self, x: np.ndarray) -> None:
+        """Hand an LNS incumbent to the main SCIP search (better pruning when it resumes)."""
+        if self.main is None or not self.main_open:
+            return
+        try:
+            sol = self.main.createOrigSol()
+            for var, val in zip(self.main_vars, x):
+                self.main.setSolVal(sol, var, float(val))
+            self.main.addSol(sol, free=True)
+        except Exception:  # noqa: BLE001 - sharing is an optimisation, never fatal
+            pass
+
+    def _main_bound(self, bound: float | None) -> float | None:
+        """SCIP's global dual bound, tightened with the one known so far."""
+        b = float(self.main.getDualbound())
+        if not math.isfinite(b):
+            return bound
+        if bound is None:
+            return b
+        return min(b, bound) if self.d.maximize else max(b, bound)
 
     # ------------------------------------------------------------------ operators
     def _n_free(self, rate: float) -> int:
@@ -359,14 +481,17 @@ class _Balans:
         from pyscipopt import SCIP_PARAMSETTING
 
         ctx, d = self.ctx, self.d
-        self.base = self.problem.create_model()
-        names = [var.name for var in self.base.getVars()]
-        index = {n: k for k, n in enumerate(names)}
-        self.perm = [index[n] for n in d.names]
 
         try:
-            self.x_lp, lp_bound = self._lp_relaxation() if len(self.discrete) else (None, None)
-            status, x0, first_bound = self._first_solution()
+            if self.first_solution == "scip":
+                status, x0, first_bound = self._start_scip()
+                self.x_lp, lp_bound = self.controller.lp, None
+                if self.x_lp is None and x0 is not None and status not in ("optimal", "timelimit") \
+                        and len(self.discrete) and not ctx.should_stop():
+                    self.x_lp, lp_bound = self._lp_relaxation()
+            else:
+                self.x_lp, lp_bound = self._lp_relaxation() if len(self.discrete) else (None, None)
+                status, x0, first_bound = self._first_solution()
         except KeyboardInterrupt:
             return ctx.result(status=Status.INTERRUPTED, message="interrupted before a first solution")
         bounds = [b for b in (lp_bound, first_bound) if b is not None and math.isfinite(b)]
@@ -393,7 +518,8 @@ class _Balans:
                       "operator_counts": {op.name: 0 for op in arms},
                       "operator_rewards": {op.name: 0.0 for op in arms},
                       "operator_outcomes": {op.name: dict.fromkeys(OUTCOMES, 0) for op in arms},
-                      "unrewarded_timeouts": 0}
+                      "unrewarded_timeouts": 0, "scip_slices": 1 if self.main is not None else 0,
+                      "switch_time": ctx.elapsed()}
         if status == "optimal":
             return self._finish(x0, f0, bound, Status.OPTIMAL, 0, self.stats)
         if not arms:
@@ -413,11 +539,27 @@ class _Balans:
             sub_cap = 10.0
         t0 = self.temperature * max(abs(g_best), 1.0)
         iteration, final = 0, Status.FEASIBLE
+        lns_mark = ctx.elapsed()
         try:
             while not ctx.should_stop() and (self.max_iterations is None or iteration < self.max_iterations):
                 if bound is not None and self._gap(g_best, bound) <= 1e-9:
                     final = Status.OPTIMAL
                     break
+                if self.main is not None and self.main_open and ctx.elapsed() - lns_mark >= self.lns_stall:
+                    # The LNS stalls: the time goes back to the (resumed) SCIP search.
+                    x_main, main_status = self._scip_slice()
+                    self.stats["scip_slices"] += 1
+                    lns_mark = ctx.elapsed()
+                    bound = self._main_bound(bound)
+                    g_main = math.inf if x_main is None else self.sense * self._value(x_main)
+                    if g_main < g_best - _TOL * max(1.0, abs(g_best)):
+                        best, g_best = x_main, g_main
+                        cur, g_cur = best, g_best
+                        self.pool = (self.pool + [best])[-10:]
+                    if main_status == "optimal":
+                        final = Status.OPTIMAL
+                        break
+                    continue
                 iteration += 1
                 op = by_name[selector.select()]
                 sub, v, warm = self._build(op, cur)
@@ -452,6 +594,8 @@ class _Balans:
                         best, g_best = x, g
                         ctx.record(self.sense * g, extra=op.name, iteration=iteration,
                                    solution=None)
+                        lns_mark = ctx.elapsed()
+                        self._share(x)
                 self.stats["operator_counts"][op.name] += 1
                 self.stats["operator_outcomes"][op.name][outcome] += 1
                 if sub_status == "timelimit" and ctx.time_up() and outcome == "rejected":
@@ -485,10 +629,16 @@ class _Balans:
 
     def _finish(self, x: np.ndarray, f: float, bound: float | None, status: Status, iterations: int,
                 stats: dict[str, Any]) -> Result:
+        if self.main is not None:
+            bound = self._main_bound(bound)
         if bound is not None and status != Status.OPTIMAL and self._gap(self.sense * f, bound) <= 1e-9:
             status = Status.OPTIMAL
         if status == Status.OPTIMAL:
             bound = f if bound is None else bound
-        self.base.freeProb()
+        if self.base is not None:
+            self.base.freeProb()
+        if self.main is not None:
+            self.main.freeProb()
+            self.main = None
         return self.ctx.result(solution=self._solution(x), objective=f, bound=bound, status=status,
                                iterations=iterations, stats=stats)

@@ -28,7 +28,10 @@ class _IncumbentRecorder(Eventhdlr):
 
     def eventexec(self, event: Any) -> None:
         sol = self.model.getBestSol()
-        self.ctx.record(self.model.getSolObjVal(sol))
+        value = self.model.getSolObjVal(sol)
+        hist = self.ctx.history
+        if not hist or abs(hist[-1][1] - value) > 1e-9 * max(1.0, abs(value)):
+            self.ctx.record(value)  # a solution handed over by Balans is recorded once
         if self.ctx.stopped_by_callback:
             self.model.interruptSolve()
 
