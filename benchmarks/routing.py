@@ -1,26 +1,36 @@
 """Large routing benchmark (issue 6): udc (learned divider), udc with random-insertion start,
 local-search, OR-Tools, and peers elkai (LKH-3, TSP) / PyVRP (CVRP) with matched time.
 
-    python3 -m benchmarks.routing --quick          # reduced protocol (minutes on 2 cores)
+    python3 -m benchmarks.routing --quick          # <= 4 min: pr1002, X-n502-k39, CVRP1000 s0 at 5 s
+    python3 -m benchmarks.routing                  # reduced protocol (split with --suites)
     python3 -m benchmarks.routing --full           # issue protocol (16 TSP1000, 4 TSP10000, ...)
+
+Writes ``routing.{csv,json,md}`` (gap to the reference and seconds per solver) and
+``routing_anytime.png`` (gap vs time, one panel per instance, one line per solver) into ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks._report import plot_panels, progress, write_tables
+
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "benchdata"
-TSPLIB_QUICK = ["pr1002", "pcb1173"]
-TSPLIB_FULL = ["pr1002", "u1060", "pcb1173", "d1291", "rl1304", "fl1577", "d2103", "pcb3038", "fnl4461"]
-CVRPLIB_QUICK = ["X-n502-k39", "X-n979-k58"]
+TSPLIB = {"quick": ["pr1002"], "reduced": ["pr1002", "pcb1173", "d2103", "fnl4461"],
+          "full": ["pr1002", "u1060", "pcb1173", "d1291", "rl1304", "fl1577", "d2103", "pcb3038",
+                   "fnl4461"]}
 CVRPLIB_FULL = ["X-n502-k39", "X-n524-k153", "X-n548-k50", "X-n573-k30", "X-n599-k92", "X-n627-k43",
                 "X-n655-k131", "X-n685-k75", "X-n716-k35", "X-n749-k98", "X-n783-k48", "X-n819-k171",
                 "X-n856-k95", "X-n895-k37", "X-n936-k151", "X-n979-k58"]
+CVRPLIB = {"quick": ["X-n502-k39"], "reduced": ["X-n502-k39", "X-n655-k131", "X-n783-k48", "X-n979-k58"],
+           "full": CVRPLIB_FULL}
+METHODS = [("udc", "udc", {}), ("udc-ri", "udc", {"start": "random-insertion"}),
+           ("local-search", "local-search", {}), ("ortools", "ortools", {})]
+Curve = tuple[list[float], list[float]]
 
 
 def _known(folder: str) -> dict[str, float]:
@@ -32,11 +42,12 @@ def _known(folder: str) -> dict[str, float]:
     return out
 
 
-def _elkai(problem, seconds: float) -> tuple[float | None, float]:
+def _elkai(problem) -> tuple[float | None, float, Curve]:
+    """LKH-3 via elkai (one run; elkai has no time limit, its time is reported as measured)."""
     try:
         import elkai
     except ImportError:
-        return None, 0.0
+        return None, 0.0, ([], [])
     t = time.perf_counter()
     n = problem.n_nodes
     if problem.coords is not None and problem.edge_weight_type != "GEO":
@@ -46,15 +57,19 @@ def _elkai(problem, seconds: float) -> tuple[float | None, float]:
         D = np.round(problem.distance_matrix()).astype(int)
         tour = elkai.DistanceMatrix(D.tolist()).solve_tsp(runs=1)
     tour = np.asarray(tour[:-1] if tour[0] == tour[-1] and len(tour) == n + 1 else tour)
-    return problem.objective(tour), time.perf_counter() - t
+    sec = time.perf_counter() - t
+    obj = problem.objective(tour)
+    return obj, sec, ([sec], [obj])
 
 
-def _pyvrp(problem, seconds: float) -> tuple[float | None, float]:
+def _pyvrp(problem, seconds: float) -> tuple[float | None, float, Curve]:
+    """PyVRP (HGS) for ``seconds``; its anytime curve from the collected statistics (best
+    feasible penalised cost = distance for feasible solutions)."""
     try:
         import pyvrp
         from pyvrp.stop import MaxRuntime
     except ImportError:
-        return None, 0.0
+        return None, 0.0, ([], [])
     m = pyvrp.Model()
     m.add_vehicle_type(num_available=problem.n_nodes, capacity=int(problem.capacity))
     scale = 1.0 if problem.edge_weight_type != "EUC" else 10000.0
@@ -69,28 +84,65 @@ def _pyvrp(problem, seconds: float) -> tuple[float | None, float]:
             if i != j:
                 m.add_edge(a, b, distance=int(D[i, j]))
     t = time.perf_counter()  # model building (n^2 edges in Python) is not timed
-    res = m.solve(stop=MaxRuntime(seconds), seed=0, display=False)
+    res = m.solve(stop=MaxRuntime(seconds), seed=0, display=False, collect_stats=True)
     sec = time.perf_counter() - t
+    xs, ys, clock, last = [], [], 0.0, np.inf
+    for dt, d in zip(res.stats.runtimes, res.stats.data):
+        clock += dt
+        if d.best_feas and d.best_cost < last:
+            last = d.best_cost
+            xs.append(clock)
+            ys.append(d.best_cost / scale)
     if not res.best.is_feasible():
-        return None, sec
-    return res.best.distance() / scale, sec  # integer (rounded) lengths, as in the file convention
+        return None, sec, (xs, ys)
+    obj = res.best.distance() / scale  # integer (rounded) lengths, as in the file convention
+    return obj, sec, (xs + [sec], ys + [obj])
 
 
-def _run(problem, method: str, seconds: float, **opts) -> tuple[float, float]:
+def _run(problem, method: str, seconds: float, **opts) -> tuple[float, float, Curve]:
     from solvers import solve
 
     t = time.perf_counter()
     r = solve(problem, method, seed=0, time_limit=seconds, **opts)
-    return r.objective, time.perf_counter() - t
+    sec = time.perf_counter() - t
+    obj = r.objective if r.objective is not None and np.isfinite(r.objective) else None
+    hist = [(h[0], h[1]) for h in r.history if np.isfinite(h[1])]
+    xs = [h[0] for h in hist] + ([sec] if obj is not None else [])
+    ys = [h[1] for h in hist] + ([obj] if obj is not None else [])
+    return obj, sec, (xs, ys)
 
 
-METHODS = [("udc", "udc", {}), ("udc-ri", "udc", {"start": "random-insertion"}),
-           ("local-search", "local-search", {}), ("ortools", "ortools", {})]
+def _suites(protocol: str, want: list[str]) -> list[tuple[str, list, float, str]]:
+    from problems import CVRP, TSP, read_instance
+
+    quick, full = protocol == "quick", protocol == "full"
+    T = 5.0 if quick else 10.0
+    out: list[tuple[str, list, float, str]] = []
+    if "tsp1000" in want and not quick:
+        out.append(("TSP1000", [(f"u1000-s{s}", TSP.random(1000, seed=s), None)
+                                for s in range(16 if full else 2)], T, "elkai"))
+    if "tsp10000" in want and not quick:
+        out.append(("TSP10000", [(f"u10000-s{s}", TSP.random(10000, seed=s), None)
+                                 for s in range(4 if full else 1)], 60.0 if full else 30.0, "elkai"))
+    if "cvrp1000" in want:
+        out.append(("CVRP1000", [(f"c1000-s{s}", CVRP.random(1000, seed=s, capacity=200), None)
+                                 for s in range(8 if full else 1 if quick else 2)],
+                    T if quick else 20.0, "pyvrp"))
+    if "tsplib" in want:
+        known = _known("tsplib")
+        out.append(("TSPLIB", [(n, read_instance(DATA / "tsplib" / f"{n}.tsp"), known[n])
+                               for n in TSPLIB[protocol]], T, "elkai"))
+    if "cvrplib" in want:
+        known = _known("cvrplib")
+        names = [n for n in CVRPLIB[protocol] if (DATA / "cvrplib" / f"{n}.vrp").exists()]
+        out.append(("CVRPLIB-X", [(n, read_instance(DATA / "cvrplib" / f"{n}.vrp"), known[n])
+                                  for n in names], T, "pyvrp"))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="reduced protocol (default)")
+    p.add_argument("--quick", action="store_true", help="<= 4 min: one instance of TSPLIB, CVRPLIB, CVRP1000")
     p.add_argument("--full", action="store_true", help="issue protocol")
     p.add_argument("--suites", default="tsp1000,tsp10000,cvrp1000,tsplib,cvrplib")
     p.add_argument("--no-ortools", action="store_true")
@@ -98,60 +150,50 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--peer-on-known", action="store_true",
                    help="also run the peer where an optimal / best-known value is on file")
     p.add_argument("--lkh-max-n", type=int, default=2000,
-                   help="above this size LKH-3 is not run (TSP10000: ~minutes per instance on 1 core); "
-                        "the reference is then the BHH estimate 0.7124 sqrt(n A)")
+                   help="above this size LKH-3 is not run; the reference is then the BHH estimate "
+                        "0.7124 sqrt(n A)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/out/routing"))
     a = p.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
-    from problems import CVRP, TSP, read_instance
+    from learned.udc import model as M
 
-    full = a.full
-    suites: list[tuple[str, list, float, str]] = []
-    want = a.suites.split(",")
-    if "tsp1000" in want:
-        suites.append(("TSP1000", [(f"u1000-s{s}", TSP.random(1000, seed=s), None)
-                                   for s in range(16 if full else 2)], 10.0, "elkai"))
-    if "tsp10000" in want:
-        suites.append(("TSP10000", [(f"u10000-s{s}", TSP.random(10000, seed=s), None)
-                                    for s in range(4 if full else 1)], 60.0 if full else 30.0, "elkai"))
-    if "cvrp1000" in want:
-        suites.append(("CVRP1000", [(f"c1000-s{s}", CVRP.random(1000, seed=s, capacity=200), None)
-                                    for s in range(8 if full else 1)], 20.0, "pyvrp"))
-    if "tsplib" in want:
-        known = _known("tsplib")
-        suites.append(("TSPLIB", [(n, read_instance(DATA / "tsplib" / f"{n}.tsp"), known[n])
-                                  for n in (TSPLIB_FULL if full else TSPLIB_QUICK)], 10.0, "elkai"))
-    if "cvrplib" in want:
-        known = _known("cvrplib")
-        suites.append(("CVRPLIB-X", [(n, read_instance(DATA / "cvrplib" / f"{n}.vrp"), known[n])
-                                     for n in (CVRPLIB_FULL if full else CVRPLIB_QUICK)], 10.0, "pyvrp"))
-    rows = []
-    for suite, instances, seconds, peer in suites:
-        for name, prob, ref in instances[: a.instances]:
-            row = {"suite": suite, "instance": name, "n": prob.n_nodes, "time_limit": seconds}
-            pobj = None
-            if (ref is None or a.peer_on_known) and not (peer == "elkai" and prob.n_nodes > a.lkh_max_n):
-                pobj, ptime = (_elkai if peer == "elkai" else _pyvrp)(prob, seconds)
-                row[peer], row[f"{peer}_s"] = pobj, ptime
-            if ref is None and pobj is None:
-                ref = 0.7124 * np.sqrt(prob.n_nodes * np.ptp(prob.coords[:, 0]) * np.ptp(prob.coords[:, 1]))
-                row["reference_kind"] = "BHH estimate"
-            row["reference"] = ref if ref is not None else pobj
-            for label, method, opts in METHODS:
-                if method == "ortools" and (a.no_ortools or prob.n_nodes > 2000):
-                    continue
-                obj, sec = _run(prob, method, seconds, **opts)
-                row[label], row[f"{label}_s"] = obj, sec
-            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
-            rows.append(row)
-    a.out.mkdir(parents=True, exist_ok=True)
-    keys = sorted({k for r in rows for k in r}, key=lambda k: (k not in ("suite", "instance", "n"), k))
-    with open(a.out / "routing.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(rows)
+    M.load("tsp"), M.load("cvrp")  # warm start: imports and weights are not charged to the first run
+    protocol = "full" if a.full else "quick" if a.quick else "reduced"
+    suites = _suites(protocol, a.suites.split(","))
+    jobs = [(s, inst, sec, peer) for s, insts, sec, peer in suites for inst in insts[: a.instances]]
+    rows: list[dict] = []
+    panels: dict[str, dict[str, Curve]] = {}
+    for suite, (name, prob, ref), seconds, peer in progress(jobs, "routing", total=len(jobs)):
+        row = {"suite": suite, "instance": name, "n": prob.n_nodes, "time_limit": seconds}
+        curves: dict[str, Curve] = {}
+        run_peer = (ref is None or a.peer_on_known or (peer == "pyvrp" and protocol == "quick")) and not (
+            peer == "elkai" and prob.n_nodes > a.lkh_max_n)
+        pobj = None
+        if run_peer:
+            pobj, ptime, pcurve = _elkai(prob) if peer == "elkai" else _pyvrp(prob, seconds)
+            row[peer], row[f"{peer}_s"] = pobj, ptime
+            curves["LKH-3 (elkai)" if peer == "elkai" else "PyVRP"] = pcurve
+        if ref is None and pobj is None:
+            ref = 0.7124 * np.sqrt(prob.n_nodes * np.ptp(prob.coords[:, 0]) * np.ptp(prob.coords[:, 1]))
+            row["reference_kind"] = "BHH estimate"
+        row["reference"] = ref if ref is not None else pobj
+        row.setdefault("reference_kind", "optimal/BKS" if ref is not None else
+                       "LKH-3 (elkai)" if peer == "elkai" else f"PyVRP ({seconds:g} s)")
+        for label, method, opts in METHODS:
+            if method == "ortools" and (a.no_ortools or prob.n_nodes > 2000):
+                continue
+            obj, sec, curve = _run(prob, method, seconds, **opts)
+            row[label], row[f"{label}_s"] = obj, sec  # None: no solution found in time
+            curves[label] = curve
+        for label in [m[0] for m in METHODS] + ["elkai", "pyvrp"]:
+            if row.get(label) is not None:
+                row[f"{label}_gap"] = 100 * (row[label] / row["reference"] - 1)
+        panels[f"{suite} {name} (n={prob.n_nodes})"] = {
+            lab: (xs, [100 * (y / row["reference"] - 1) for y in ys]) for lab, (xs, ys) in curves.items()}
+        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+        rows.append(row)
     labels = [m[0] for m in METHODS] + ["elkai", "pyvrp"]
     lines = ["| suite | #inst | reference | " + " | ".join(f"{m} gap % (s)" for m in labels) + " |",
              "|---" * (3 + len(labels)) + "|"]
@@ -159,16 +201,23 @@ def main(argv: list[str] | None = None) -> int:
         rs = [r for r in rows if r["suite"] == suite]
         cells = []
         for m in labels:
-            vals = [(100 * (r[m] / r["reference"] - 1), r[f"{m}_s"]) for r in rs if r.get(m) is not None]
+            vals = [(r[f"{m}_gap"], r[f"{m}_s"]) for r in rs if r.get(m) is not None]
             cells.append(f"{np.mean([v[0] for v in vals]):.2f} ({np.mean([v[1] for v in vals]):.1f})"
-                         if len(vals) == len(rs) else "-")
-        ref = rs[0].get("reference_kind") or (
-            "optimal/BKS" if rs[0].get("reference") not in (rs[0].get("elkai"), rs[0].get("pyvrp")) else
-            "LKH-3 (elkai)" if "elkai" in rs[0] else "PyVRP")
-        lines.append(f"| {suite} | {len(rs)} | {ref} | " + " | ".join(cells) + " |")
+                         if len(vals) == len(rs) else f"{len(vals)} of {len(rs)} solved" if vals else "-")
+        lines.append(f"| {suite} | {len(rs)} | {rs[0]['reference_kind']} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("| instance | n | reference | " + " | ".join(labels) + " |")
+    lines.append("|---" * (3 + len(labels)) + "|")
+    for r in rows:
+        cells = [f"{r[m]:.6g}" if r.get(m) is not None else "-" for m in labels]
+        lines.append(f"| {r['instance']} | {r['n']} | {r['reference']:.6g} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     print(table)
-    (a.out / "routing.md").write_text(table + "\n")
+    write_tables(a.out, "routing", rows, table)
+    if panels:
+        png = plot_panels(a.out / "routing_anytime.png", panels, "seconds", "gap to reference (%)",
+                          steps=True, logy=False)
+        print(f"wrote {a.out}/routing.{{csv,json,md}} and {png}")
     return 0
 
 

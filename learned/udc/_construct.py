@@ -66,3 +66,46 @@ def construct_tour(logits, neigh, coords, start, greedy, seed):
         tour[t] = nxt
         cur = nxt
     return tour, slot
+
+
+@njit(cache=True, nogil=True)
+def construct_steps(logits, neigh, coords, start, steps, visited0):
+    """Greedy construction of at most ``steps`` moves from ``start`` on a sub-problem whose
+    nodes with ``visited0`` set may not be entered (the CVRP depot kept as feature anchor).
+    Used when the heatmap is recomputed every ``steps`` steps on the unvisited nodes (UDC §4.1).
+    Returns the visited nodes after ``start`` (local indices)."""
+    n, k = neigh.shape
+    visited = visited0.copy()
+    visited[start] = True
+    free = 0
+    for u in range(n):
+        if not visited[u]:
+            free += 1
+    m = min(steps, free)
+    out = np.empty(m, dtype=np.int64)
+    cur = start
+    for t in range(m):
+        best = -1
+        mx = -np.inf
+        for s in range(k):
+            u = neigh[cur, s]
+            if u >= 0 and not visited[u] and logits[cur, s] > mx:
+                mx = logits[cur, s]
+                best = s
+        if best >= 0:
+            nxt = neigh[cur, best]
+        else:
+            nxt = -1
+            bd = np.inf
+            for u in range(n):
+                if not visited[u]:
+                    dx = coords[u, 0] - coords[cur, 0]
+                    dy = coords[u, 1] - coords[cur, 1]
+                    d = dx * dx + dy * dy
+                    if d < bd:
+                        bd = d
+                        nxt = u
+        visited[nxt] = True
+        out[t] = nxt
+        cur = nxt
+    return out

@@ -25,10 +25,12 @@ METHODS = [
         name="udc",
         problems=("TSP", "CVRP"),
         target="solvers.routing.udc:solve_udc",
-        options={"start": "learned", "starts": 4, "segment": 100, "rounds": 4, "polish": True},
-        description="UDC divide-conquer-reunion: learned k-NN heatmap divider (shipped weights) or "
-                    "random insertion, segment 2-opt/Or-opt with fixed ends, shifted reunion rounds, "
-                    "ILS polish",
+        options={"start": "learned", "starts": 4, "segment": 100, "rounds": 4, "polish": True,
+                 "refresh": None},
+        description="UDC divide-conquer-reunion: learned k-NN heatmap divider (shipped weights, "
+                    "recomputed every n/4 steps) or random insertion, segment 2-opt/Or-opt with fixed "
+                    "ends (CVRP: capacity-aware relocate/swap/2-opt* on route groups), shifted reunion "
+                    "rounds, ILS polish",
         randomized=True,
         default_rank=lambda p: 3 if p.n_nodes >= 5000 else None,
     ),

@@ -90,9 +90,11 @@ def _path_len(path: np.ndarray, coords: np.ndarray, matrix: np.ndarray, code: in
 
 
 def divide_tsp(problem: TSP | CVRP, start: str, starts: int, rng: np.random.Generator,
-               model=None) -> tuple[np.ndarray, str]:
+               model=None, refresh: int = 0) -> tuple[np.ndarray, str]:
     """Initial tour: learned heatmap (greedy from ``starts`` start nodes, best kept) or random
-    insertion.  Returns (tour, how)."""
+    insertion.  With ``refresh`` > 0 the heatmap is recomputed on the not yet visited nodes every
+    ``refresh`` construction steps (paper §4.1; the first start only, the others reuse the full
+    heatmap).  Returns (tour, how)."""
     coords = problem.coords if problem.coords is not None else None
     if coords is None or problem.distance_code == 5:
         start = "random-insertion" if coords is not None else "nearest"
@@ -113,29 +115,85 @@ def divide_tsp(problem: TSP | CVRP, start: str, starts: int, rng: np.random.Gene
     xy = M.unit_box(np.asarray(coords, float))
     best, best_len = None, np.inf
     length = TourImprover(problem, neigh)
-    for s in rng.choice(problem.n_nodes, size=min(starts, problem.n_nodes), replace=False):
-        tour, _ = construct_tour(logits, neigh, xy, int(s), True, 0)
+    for i, s in enumerate(rng.choice(problem.n_nodes, size=min(starts, problem.n_nodes), replace=False)):
+        if i == 0 and 0 < refresh < problem.n_nodes - 1:
+            tour = _construct_refreshed(problem, net, int(s), refresh, kind)
+        else:
+            tour, _ = construct_tour(logits, neigh, xy, int(s), True, 0)
         L = length.length(tour)
         if L < best_len:
             best, best_len = tour, L
     return best, "learned"
 
 
+def _construct_refreshed(problem: TSP | CVRP, net, start: int, refresh: int, kind: str) -> np.ndarray:
+    """Greedy construction whose heatmap is recomputed every ``refresh`` steps on the sub-problem
+    (current node + unvisited nodes; for CVRP the depot stays in as the polar-feature anchor)."""
+    from learned.udc import model as M
+    from learned.udc._construct import construct_steps
+
+    coords = np.asarray(problem.coords, float)
+    n = problem.n_nodes
+    visited = np.zeros(n, dtype=np.bool_)
+    visited[start] = True
+    tour = [start]
+    cur = start
+    while len(tour) < n:
+        rest = np.flatnonzero(~visited)
+        if kind == "cvrp" and visited[0] and cur != 0:
+            nodes = np.concatenate([[cur, 0], rest])  # depot: anchor only, cannot be entered
+        else:
+            nodes = np.concatenate([[cur], rest])
+        sub = coords[nodes]
+        m = nodes.size
+        if m <= 2:
+            tour.extend(rest.tolist())
+            break
+        neigh = M.knn(sub, min(net.k, m - 1))
+        if kind == "cvrp":
+            anchor = np.flatnonzero(nodes == 0)  # the depot is always in the sub-problem
+            perm = np.r_[anchor, np.setdiff1d(np.arange(m), anchor)]
+            feats = np.empty((m, 5), dtype=np.float32)
+            feats[perm] = M.node_features(sub[perm], problem.demands[nodes][perm], problem.capacity)
+        else:
+            feats = M.node_features(sub)
+        if neigh.shape[1] < net.k:  # pad tiny sub-problems with repeats of the last neighbour
+            neigh = np.concatenate([neigh, np.repeat(neigh[:, -1:], net.k - neigh.shape[1], 1)], 1)
+        logits = M.heatmap(net, feats, neigh)
+        blocked = np.zeros(m, dtype=np.bool_)
+        blocked[1:] = visited[nodes[1:]]
+        path = construct_steps(logits, neigh, M.unit_box(sub), 0, refresh, blocked)
+        for v in nodes[path]:
+            visited[v] = True
+            tour.append(int(v))
+        cur = tour[-1]
+    return np.asarray(tour, dtype=np.int64)
+
+
 def solve_udc(problem: TSP | CVRP, ctx: SolveContext, start: str = "learned", starts: int = 4,
-              segment: int = 100, rounds: int = 4, polish: bool = True) -> Result:
-    """Divide - conquer - reunion (Alg. 1), then ILS polish with the remaining time."""
+              segment: int = 100, rounds: int = 4, polish: bool = True, refresh: int | None = None
+              ) -> Result:
+    """Divide - conquer - reunion (Alg. 1), then ILS polish with the remaining time.
+
+    ``refresh``: heatmap recomputed every ``refresh`` construction steps on the unvisited nodes
+    (default n // 4; 0 = one heatmap for the whole construction)."""
     if start not in ("learned", "random-insertion", "nearest"):
         raise ValueError("start must be 'learned', 'random-insertion' or 'nearest'")
     if segment < 6:
         raise ValueError("segment must be >= 6")
     if rounds < 0 or starts < 1:
         raise ValueError("rounds must be >= 0 and starts >= 1")
+    if refresh is not None and refresh < 0:
+        raise ValueError("refresh must be >= 0")
     rng = ctx.rng
-    tour, how = divide_tsp(problem, start, starts, rng)
+    every = max(50, problem.n_nodes // 4) if refresh is None else refresh
+    tour, how = divide_tsp(problem, start, starts, rng, refresh=every)
     neigh = neighbour_lists(problem, 10)
     improver = TourImprover(problem, neigh)
     L0 = improver.length(tour)
-    ctx.record(L0, iteration=0)
+    is_tsp = not isinstance(problem, CVRP)  # the CVRP history holds route lengths only
+    if is_tsp:
+        ctx.record(L0, iteration=0)
     done = 0
     try:
         for r in range(rounds):
@@ -143,7 +201,8 @@ def solve_udc(problem: TSP | CVRP, ctx: SolveContext, start: str = "learned", st
                 break
             tour, _ = conquer(tour, improver, segment, (r * segment) // 2 % max(1, tour.size))
             done += 1
-            ctx.record(improver.length(tour), iteration=done)
+            if is_tsp:
+                ctx.record(improver.length(tour), iteration=done)
         conquered = improver.length(tour)
         if isinstance(problem, CVRP):
             return _finish_cvrp(problem, ctx, improver, tour, polish, how, L0, conquered, segment, rounds)
@@ -215,17 +274,20 @@ def _finish_cvrp(problem: CVRP, ctx: SolveContext, improver: TourImprover, giant
     rng = ctx.rng
     done = 0
     per_route = max(1.0, (problem.n_nodes - 1) / max(1, len(routes)))
-    for r in range(rounds):
-        if ctx.should_stop():
-            break
-        shift = int(round(r * segment / (2 * per_route)))
-        conquer_cvrp(problem, improver, state, neigh, segment, shift, ctx, rng, max(1, segment // 4))
-        done += 1
-        ctx.record(cvrp_cost(state, improver, best=True), iteration=done)
-    conquered_routes = cvrp_cost(state, improver, best=True)
     kicks = 0
-    if polish and ctx.time_limit is not None and not ctx.should_stop():
-        kicks = cvrp_ils(problem, improver, state, neigh, ctx, None, rng)
+    try:
+        for r in range(rounds):
+            if ctx.should_stop():
+                break
+            shift = int(round(r * segment / (2 * per_route)))
+            conquer_cvrp(problem, improver, state, neigh, segment, shift, ctx, rng, max(1, segment // 4))
+            done += 1
+            ctx.record(cvrp_cost(state, improver, best=True), iteration=done)
+        conquered_routes = cvrp_cost(state, improver, best=True)
+        if polish and ctx.time_limit is not None and not ctx.should_stop():
+            kicks = cvrp_ils(problem, improver, state, neigh, ctx, None, rng)
+    except KeyboardInterrupt:  # the best routes so far (state.best is always feasible)
+        conquered_routes = cvrp_cost(state, improver, best=True)
     routes = [r.tolist() for r in state.routes(best=True)]
     return ctx.result(solution=routes, objective=problem.objective(routes),
                       status=ctx.stop_status(Status.FEASIBLE), iterations=done,
