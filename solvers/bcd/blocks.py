@@ -41,7 +41,7 @@ UPDATES = ("gradient", "newton")
 
 def solve_bcd(problem: Any, ctx: SolveContext, tol: float | None = None, max_iter: int | None = None,
               rule: str | None = None, update: str | None = None, block_size: int | None = None,
-              max_epochs: int = 10_000, ws_start: int = 10) -> Result:
+              max_epochs: int = 10_000, ws_start: int = 50) -> Result:
     """Dispatch on the problem type; ``None`` options take each family's default."""
     if isinstance(problem, (Lasso, L1LogisticRegression)):
         from .greedy_cd import solve_l1_cd

@@ -23,7 +23,14 @@ from problems import L1LogisticRegression, Lasso
 
 from ..context import SolveContext
 from ..result import Result, Status
-from ._cd_kernels import cd_epochs_dense, cd_epochs_sparse, prox_newton_logistic
+from ._cd_kernels import (
+    cd_epochs_dense,
+    cd_epochs_sparse,
+    l1_gap_and_ws,
+    lasso_inner,
+    prox_newton_logistic,
+    prox_newton_logistic_gram,
+)
 
 
 def _raw_grad(kind: int, z: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -101,7 +108,7 @@ def _anderson_step(snaps: list[np.ndarray], A_ws: Any, y: np.ndarray, x: np.ndar
 
 def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: float = 1e-8,
                 max_iter: int = 1000, max_epochs: int = 10_000, ws_start: int = 10,
-                rule: str = "gs", anderson: bool = True) -> Result:
+                rule: str = "gs", anderson: bool = True, newton_gram: bool = True) -> Result:
     """Working-set prox-CD; ``tol`` is on the relative duality gap (P - D) / max(|P|, eps)."""
     if rule not in ("gs", "cyclic"):
         raise ValueError(f"rule must be 'gs' or 'cyclic' for L1 problems, got {rule!r}")
@@ -115,21 +122,35 @@ def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: f
     n, p = A.shape
     alpha = float(problem.alpha)
     sparse = sp.issparse(A)
-    if sparse:
-        A = sp.csc_matrix(A)
-        A.sort_indices()
-        indptr = A.indptr.astype(np.int64)
-        indices = A.indices.astype(np.int64)
-        data = A.data.astype(np.float64)
-        sq = np.asarray(A.multiply(A).sum(axis=0)).ravel()
-    else:
-        A = np.asfortranarray(A, dtype=np.float64)
-        sq = np.einsum("ij,ij->j", A, A)
-        if kind == 1 and rule == "gs":  # full-column CSC view for the prox-Newton kernel
-            indptr = np.arange(0, n * p + 1, n, dtype=np.int64)
-            indices = np.tile(np.arange(n, dtype=np.int64), p)
-            data = A.ravel(order="F")
+    # the column-major copy and column norms are cached on the problem (repeated solves on one
+    # design, e.g. tolerance ladders or regularization paths, pay the conversion once)
+    cache = problem.__dict__.get("_bcd_design")
+    if cache is None or cache[0] is not problem.A:
+        if sparse:
+            Ac = sp.csc_matrix(A)
+            Ac.sort_indices()
+            prep = (Ac, Ac.indptr.astype(np.int64), Ac.indices.astype(np.int64), Ac.data.astype(np.float64),
+                    np.asarray(Ac.multiply(Ac).sum(axis=0)).ravel())
+        else:
+            Af = np.asfortranarray(A, dtype=np.float64)
+            prep = (Af, None, None, None, np.einsum("ij,ij->j", Af, Af))
+        problem.__dict__["_bcd_design"] = cache = (problem.A, prep)
+    A, indptr, indices, data, sq = cache[1]
+    if not sparse and kind == 1 and rule == "gs":  # full-column CSC view for the prox-Newton kernel
+        if len(cache) == 2:
+            view = (np.arange(0, n * p + 1, n, dtype=np.int64), np.tile(np.arange(n, dtype=np.int64), p),
+                    A.ravel(order="F"))
+            problem.__dict__["_bcd_design"] = cache = cache + (view,)
+        indptr, indices, data = cache[2]
     lips = sq / n * (1.0 if kind == 0 else 0.25)
+    if sparse:
+        Ad = np.zeros((1, 1), order="F")
+    else:
+        Ad = A
+        if not (kind == 1 and rule == "gs"):
+            indptr = np.zeros(1, dtype=np.int64)
+            indices = np.zeros(1, dtype=np.int64)
+            data = np.zeros(1)
     x = np.zeros(p)
     z = np.zeros(n)
     ws_size = min(p, int(ws_start))
@@ -144,7 +165,12 @@ def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: f
     primal = _primal(kind, z, y, x, alpha)
     try:
         for it in range(1, int(max_iter) + 1):
-            grad, primal, gap = _grad_and_gap(kind, A, z, y, x, alpha)
+            if rule == "gs":
+                # gradient, gap and GS-s working set in one numba pass (paper §2, §6)
+                primal, gap, vmax, ws = l1_gap_and_ws(not sparse, Ad, indptr, indices, data, y, x, z,
+                                                      alpha, kind, ws_size if kind == 1 else int(ws_start))
+            else:
+                grad, primal, gap = _grad_and_gap(kind, A, z, y, x, alpha)
             ctx.record(primal, extra={"gap": gap}, iteration=it)
             support = np.flatnonzero(x)
             if support_prev is None or not np.array_equal(support, support_prev):
@@ -155,24 +181,22 @@ def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: f
                 break
             if ctx.should_stop():
                 break
-            viol = _violation(grad, x, alpha)
             if rule == "cyclic":
                 ws = np.arange(p, dtype=np.int64)
-            else:
-                ws_size = min(p, max(ws_size if kind == 1 else int(ws_start), 2 * support.size))
-                score = viol.copy()
-                score[support] = np.inf
-                ws = np.argpartition(-score, ws_size - 1)[:ws_size] if ws_size < p else np.arange(p)
-                ws = np.sort(ws).astype(np.int64)
+                vmax = float(_violation(grad, x, alpha).max())
             # a working set that did not change is solved more accurately (fewer outer rounds)
             same = prev_ws is not None and np.array_equal(ws, prev_ws)
             prev_ws = ws
-            inner_tol = (0.1 if same else 0.3) * float(viol.max()) if rule == "gs" else 0.0
+            inner_tol = (0.1 if same else 0.3) * vmax if rule == "gs" else 0.0
             inner_tol = max(inner_tol, 0.1 * tol * max(abs(primal), 1e-300))
-            budget = int(max_epochs) if rule == "gs" else 10
             if kind == 1 and rule == "gs":
+                ws_size = ws.size
                 pn_tol = max(0.03 * inner_tol, 1e-3 * tol * max(abs(primal), 1e-300))
-                ep = prox_newton_logistic(indptr, indices, data, n, y, x, z, ws, alpha, 200, pn_tol)
+                if newton_gram and ws.size <= 2000:
+                    ep = prox_newton_logistic_gram(not sparse, Ad, indptr, indices, data, y, x, z, ws, alpha,
+                                                   200, pn_tol)
+                else:
+                    ep = prox_newton_logistic(indptr, indices, data, n, y, x, z, ws, alpha, 200, pn_tol)
                 if ep < 0:  # Newton stalled at round-off: safeguarded coordinate steps instead
                     ep = -ep + (cd_epochs_sparse(indptr, indices, data, n, y, x, z, ws, lips, alpha, kind, 20,
                                                  0.0) if sparse else
@@ -180,31 +204,13 @@ def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: f
                     stalls += 1
                     if stalls >= 5:
                         break
-            elif rule == "gs" and kind == 0:
-                # epochs in chunks of 10 until the working-set KKT violation is below inner_tol
-                A_ws = A[:, ws]
-                ep = 0
-                snaps: list[np.ndarray] = []
-                while ep < budget:
-                    if sparse:
-                        ep += cd_epochs_sparse(indptr, indices, data, n, y, x, z, ws, lips, alpha, kind,
-                                               1, 1e-3 * inner_tol)
-                    else:
-                        ep += cd_epochs_dense(A, y, x, z, ws, lips, alpha, kind, 1, 1e-3 * inner_tol)
-                    if anderson:
-                        snaps.append(x[ws].copy())
-                        if len(snaps) == 6:
-                            _anderson_step(snaps, A_ws, y, x, z, ws, alpha, kind)
-                            snaps = []
-                    if ep % 5 == 0:
-                        g_ws = np.asarray(A_ws.T @ _raw_grad(kind, z, y)).ravel()
-                        if float(_violation(g_ws, x[ws], alpha).max()) <= inner_tol:
-                            break
+            elif rule == "gs":
+                ep = lasso_inner(not sparse, Ad, indptr, indices, data, y, x, z, ws, lips, alpha,
+                                 int(max_epochs), inner_tol, 5 if anderson else 0)
             elif sparse:
-                ep = cd_epochs_sparse(indptr, indices, data, n, y, x, z, ws, lips, alpha, kind, budget,
-                                      inner_tol)
+                ep = cd_epochs_sparse(indptr, indices, data, n, y, x, z, ws, lips, alpha, kind, 10, inner_tol)
             else:
-                ep = cd_epochs_dense(A, y, x, z, ws, lips, alpha, kind, budget, inner_tol)
+                ep = cd_epochs_dense(A, y, x, z, ws, lips, alpha, kind, 10, inner_tol)
             epochs_total += ep
             if rule == "gs" and kind == 1 and ws_size < p:
                 ws_size = min(p, 2 * ws_size)
@@ -215,7 +221,7 @@ def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: f
         if stalls >= 5 and gap <= tol ** 0.5 * max(abs(primal), 1e-300):
             status = Status.CONVERGED  # no further descent is representable in floating point
         status = ctx.stop_status(status)
-    return ctx.result(solution=x, objective=problem.objective(x), status=status, iterations=it,
+    return ctx.result(solution=x, objective=float(primal), status=status, iterations=it,
                       bound=float(primal - gap) if np.isfinite(gap) else None,
                       stats={"duality_gap": float(gap), "active_set_iteration": int(active_it),
                              "support_size": int(np.count_nonzero(x)), "epochs": int(epochs_total),
