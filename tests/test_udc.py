@@ -125,3 +125,43 @@ def test_bad_inputs():
     for bad in ({"start": "x"}, {"segment": 2}, {"rounds": -1}):
         with pytest.raises(ValueError):
             solve(p, "udc", **bad)
+
+
+@pytest.mark.parametrize("kind", ["tsp", "cvrp"])
+def test_refreshed_heatmap_construction_is_a_permutation(kind):
+    """Heatmap recomputed every few steps on the unvisited nodes (paper §4.1): a valid tour
+    (CVRP: the giant tour holds the depot once), identical to a single-heatmap run only where
+    the greedy choices coincide."""
+    from learned.udc import model as M
+    from solvers.routing.udc import _construct_refreshed
+
+    p = TSP.random(120, seed=2) if kind == "tsp" else CVRP.random(119, seed=2)
+    net = M.load(kind)
+    for every in (1, 7, 50):
+        tour = _construct_refreshed(p, net, 5, every, kind)
+        assert sorted(tour.tolist()) == list(range(p.n_nodes))
+        assert tour[0] == 5
+    with pytest.raises(ValueError):
+        solve(p, "udc", refresh=-1)
+
+
+def test_cvrp_conquer_on_route_groups_never_worse_and_feasible():
+    from solvers.context import SolveContext
+    from solvers.routing.local_search import RouteState, cvrp_cost, cvrp_neighbours, split_routes
+    from solvers.routing.udc import conquer_cvrp
+
+    p = CVRP.random(300, seed=4)
+    imp = TourImprover(p, neighbour_lists(p, 10))
+    routes = split_routes(p, imp, np.random.default_rng(0).permutation(p.n_nodes))
+    state = RouteState(p, routes)
+    before = cvrp_cost(state, imp)
+    ctx = SolveContext(seed=0)
+    last = before
+    for shift in range(3):
+        groups = conquer_cvrp(p, imp, state, cvrp_neighbours(p), 60, shift, ctx, ctx.rng, 20)
+        assert groups >= 300 // 60 - 1
+        now = cvrp_cost(state, imp)
+        assert p.is_feasible(state.routes()) and now <= last + 1e-9
+        assert now == pytest.approx(p.objective(state.routes()))
+        last = now
+    assert last < 0.8 * before  # a random giant tour split is far from good
