@@ -48,10 +48,12 @@ def test_reg_1e4_scaled_costs_no_nan(method: str) -> None:
     C = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
     C /= C.max()
     p = OptimalTransport(np.full(40, 1 / 40), np.full(30, 1 / 30), C, 1e-4)
-    r = solve(p, method=method, tol=1e-9, time_limit=20)
+    r = solve(p, method=method, tol=1e-9, time_limit=5)
     assert np.all(np.isfinite(r.solution)) and np.isfinite(r.objective)
     f, g = r.stats["potentials"]
     assert np.all(np.isfinite(f)) and np.all(np.isfinite(g))
+    if method == "sns":  # the links between nearly disconnected blocks are kept: Newton finishes
+        assert r.status == Status.CONVERGED and r.runtime < 2.0
     if r.status == Status.CONVERGED:
         assert _err(p, r.solution) <= 1e-9
 

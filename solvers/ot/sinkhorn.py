@@ -42,7 +42,6 @@ def solve_sinkhorn(problem: OptimalTransport, ctx: SolveContext, tol: float = 1e
     red = Reduced(problem)
     stats = {"sinkhorn_iterations": 0, "newton_iterations": 0, "tol": tol}
     st = Scaled(red)
-    st.P = None
     status = Status.ITERATION_LIMIT
     try:
         reason = sweeps(st, ctx, tol, int(max_iter), stats)
