@@ -35,13 +35,14 @@ from problems import (
 from ..context import SolveContext
 from ..result import Result, Status
 
-RULES = ("cyclic", "random", "lipschitz", "gs", "gsl", "gsq")
-UPDATES = ("gradient", "newton")
+RULES = ("cyclic", "random", "lipschitz", "gs", "gsl", "gsd", "gsq")
+UPDATES = ("gradient", "matrix", "newton")
+PARTITIONS = ("fixed", "sorted", "random", "variable")
 
 
 def solve_bcd(problem: Any, ctx: SolveContext, tol: float | None = None, max_iter: int | None = None,
               rule: str | None = None, update: str | None = None, block_size: int | None = None,
-              max_epochs: int = 10_000, ws_start: int = 50) -> Result:
+              max_epochs: int = 10_000, ws_start: int = 50, partition: str | None = None) -> Result:
     """Dispatch on the problem type; ``None`` options take each family's default."""
     if isinstance(problem, (Lasso, L1LogisticRegression)):
         from .greedy_cd import solve_l1_cd
@@ -59,7 +60,8 @@ def solve_bcd(problem: Any, ctx: SolveContext, tol: float | None = None, max_ite
         return solve_smooth_bcd(problem, ctx, tol=1e-6 if tol is None else tol,
                                 max_iter=200_000 if max_iter is None else max_iter,
                                 rule=rule or "gsq", update=update or "newton",
-                                block_size=16 if block_size is None else block_size)
+                                block_size=16 if block_size is None else block_size,
+                                partition=partition or "fixed")
     raise ValueError(f"bcd does not handle {type(problem).__name__}")
 
 
@@ -119,14 +121,69 @@ def _dense_cols(A: Any, cols: np.ndarray) -> np.ndarray:
     return sub.toarray() if sp.issparse(sub) else np.asarray(sub)
 
 
+def _fixed_blocks(order: np.ndarray, block_size: int) -> list[np.ndarray]:
+    """Consecutive chunks of ``order`` of at most ``block_size`` coordinates."""
+    return [np.asarray(b, dtype=np.int64) for b in np.array_split(order, -(-order.size // block_size))]
+
+
+def _top(score: np.ndarray, tau: int) -> np.ndarray:
+    """Indices of the ``tau`` largest scores, sorted."""
+    if tau >= score.size:
+        return np.arange(score.size, dtype=np.int64)
+    return np.sort(np.argpartition(-score, tau - 1)[:tau]).astype(np.int64)
+
+
+def _spectral_bound(A: Any, c: float, l2: float, seed: int = 0, iters: int = 30) -> float:
+    """Upper estimate of λ_max(c AᵀA + l2 I) by power iteration (1 % safety margin)."""
+    v = np.random.default_rng(seed).standard_normal(A.shape[1])
+    lam = 0.0
+    for _ in range(iters):
+        w = np.asarray(A.T @ (A @ v)).ravel()
+        lam = float(np.linalg.norm(w))
+        if lam == 0.0:
+            break
+        v = w / lam
+    return 1.01 * c * lam + l2
+
+
+def _iht_block(g2: np.ndarray, G: np.ndarray, A: Any, coord_l: np.ndarray, c: float, l2: float,
+               tau: int, lip: float, steps: int = 5) -> np.ndarray:
+    """GSQ for variable blocks (paper §3.3): approximately maximize the quadratic-bound decrease
+    -min_{|supp d| <= tau} gᵀd + 1/2 dᵀM d (M = c AᵀA + l2 I) by a few steps of iterative hard
+    thresholding started from the GSL block; returns the support of the final d."""
+    blk = _top(g2 / coord_l, tau)
+    D = np.zeros_like(G)
+    D[blk] = -G[blk] / coord_l[blk][:, None]
+    for _ in range(steps):
+        MD = c * np.asarray(A.T @ (A @ D)) + l2 * D
+        U = D - (G + MD) / lip
+        new = _top(np.sum(U * U, axis=1), tau)
+        D = np.zeros_like(G)
+        D[new] = U[new]
+        if np.array_equal(new, blk):
+            break
+        blk = new
+    return blk
+
+
 def solve_smooth_bcd(problem: Any, ctx: SolveContext, tol: float = 1e-6, max_iter: int = 200_000,
-                     rule: str = "gsq", update: str = "newton", block_size: int = 16) -> Result:
-    """Fixed-block BCD; stops when ||∇f||_inf <= tol (checked each iteration for greedy rules,
-    each sweep otherwise)."""
+                     rule: str = "gsq", update: str = "newton", block_size: int = 16,
+                     partition: str = "fixed") -> Result:
+    """BCD on fixed or variable blocks (paper §3); stops when ||∇f||_inf <= tol (checked each
+    iteration for greedy rules, each sweep otherwise).
+
+    ``partition``: "fixed" (index order), "sorted" (coordinates sorted by L_i, then chunked),
+    "random" (a seeded random partition) or "variable" (a new block of ``block_size`` coordinates
+    each iteration: the top scores for greedy rules, a sample for random / Lipschitz).
+    ``update``: "gradient" (x_b -= ∇_b f / L_b, eq. (5)), "matrix" (x_b -= M_b⁻¹ ∇_b f with the
+    fixed bound M_b ⪰ ∇²_bb f, eq. (10)), "newton" (current block Hessian + Armijo, eq. (17)).
+    """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
     if update not in UPDATES:
         raise ValueError(f"update must be one of {UPDATES}, got {update!r}")
+    if partition not in PARTITIONS:
+        raise ValueError(f"partition must be one of {PARTITIONS}, got {partition!r}")
     if not (isinstance(block_size, (int, np.integer)) and block_size >= 1):
         raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
     if not tol > 0:
@@ -135,36 +192,73 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, tol: float = 1e-6, max_ite
     A = problem.A
     n, p = A.shape
     k = model.k
-    blocks = [np.asarray(b, dtype=np.int64) for b in np.array_split(np.arange(p), -(-p // block_size))]
-    nb = len(blocks)
-    cols = [_dense_cols(A, b) for b in blocks]
-    grams = [c.T @ c for c in cols]
-    lips = np.array([model.c * (np.linalg.eigvalsh(g)[-1] if g.size else 0.0) + model.l2 for g in grams])
-    lips = np.maximum(lips, 1e-300)
-    if rule == "gsq":
-        # fixed upper bound M_b = c A_bᵀA_b ⊗ I_k + l2 I (positive definite after a tiny shift)
-        minv = []
-        for g in grams:
+    c, l2 = model.c, model.l2
+    sq_cols = np.asarray(A.multiply(A).sum(axis=0)).ravel() if sp.issparse(A) else np.einsum("ij,ij->j", A, A)
+    coord_l = np.maximum(c * sq_cols + l2, 1e-300)  # coordinate Lipschitz constants L_i
+    variable = partition == "variable"
+    tau = min(int(block_size), p)
+
+    def block_setup(b: np.ndarray) -> tuple[np.ndarray, float, np.ndarray | None, np.ndarray]:
+        """Columns, L_b = λ_max(M_b), M_b⁻¹ (when needed) and the diagonal bound of block b."""
+        Ab = _dense_cols(A, b)
+        g = Ab.T @ Ab
+        lb = max(c * (np.linalg.eigvalsh(g)[-1] if g.size else 0.0) + l2, 1e-300)
+        minv = None
+        if rule == "gsq" or update == "matrix":
+            M = np.kron(c * g, np.eye(k)) + (l2 + 1e-12 * (1 + np.trace(g))) * np.eye(g.shape[0] * k)
+            minv = np.linalg.inv(M)
+        # GSD: M_b ⪯ diag(row sums of |M_b|) (diagonal dominance bound)
+        dg = c * np.abs(g).sum(axis=1) + l2
+        return Ab, lb, minv, np.maximum(dg, 1e-300)
+
+    if not variable:
+        if partition == "fixed":
+            order = np.arange(p)
+        elif partition == "sorted":
+            order = np.argsort(-coord_l, kind="stable")
+        else:
+            order = ctx.rng.permutation(p)
+        blocks = _fixed_blocks(order, int(block_size))
+        nb = len(blocks)
+        setup = []
+        for b in blocks:
             if ctx.should_stop():  # the setup alone can outlast a short time limit
                 zero = np.zeros((p, k)) if isinstance(problem, SoftmaxRegression) else np.zeros(p)
                 return ctx.result(solution=zero, objective=problem.objective(zero),
                                   status=ctx.stop_status(Status.ITERATION_LIMIT), iterations=0,
                                   message="stopped during the block setup")
-            shift = model.l2 + 1e-12 * (1 + np.trace(g))
-            M = np.kron(model.c * g, np.eye(k)) + shift * np.eye(g.shape[0] * k)
-            minv.append(np.linalg.inv(M))
+            setup.append(block_setup(b))
+        lips = np.array([s[1] for s in setup])
+        # padded (nb, bs) index table for vectorized greedy scores (pad = dummy zero row p)
+        width = max(b.size for b in blocks)
+        pad = np.full((nb, width), p, dtype=np.int64)
+        for i, b in enumerate(blocks):
+            pad[i, :b.size] = b
+        dpad = np.ones((nb, width))
+        for i, s in enumerate(setup):
+            dpad[i, :s[3].size] = s[3]
+        if rule == "gsq":
+            mk = width * k
+            mpad = np.zeros((nb, mk, mk))
+            for i, s in enumerate(setup):
+                m = s[2].shape[0]
+                mpad[i, :m, :m] = s[2]
+        probs = lips / lips.sum() if rule == "lipschitz" else None
+    else:
+        nb = -(-p // tau)
+        probs = coord_l / coord_l.sum() if rule == "lipschitz" else None
+        lip_glob = _spectral_bound(A, c, l2, seed=0) if rule == "gsq" else 0.0
     X = np.zeros((p, k))
     Z = np.zeros((n, k))
     f = model.loss(Z)
-    greedy = rule in ("gs", "gsl", "gsq")
+    greedy = rule in ("gs", "gsl", "gsd", "gsq")
     status = Status.ITERATION_LIMIT
     it = 0
     gnorm = np.inf
     order_pos = 0
-    probs = lips / lips.sum() if rule == "lipschitz" else None
 
     def full_grad() -> np.ndarray:
-        return np.asarray(A.T @ model.dZ(Z)) + model.l2 * X
+        return np.asarray(A.T @ model.dZ(Z)) + l2 * X
 
     try:
         while it < int(max_iter):
@@ -176,29 +270,50 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, tol: float = 1e-6, max_ite
                     break
             if ctx.should_stop():
                 break
-            if rule == "cyclic":
-                bi = order_pos % nb
-            elif rule == "random":
-                bi = int(ctx.rng.integers(nb))
-            elif rule == "lipschitz":
-                bi = int(ctx.rng.choice(nb, p=probs))
-            else:
-                sq = np.array([np.sum(G[b] ** 2) for b in blocks])
-                if rule == "gs":
-                    bi = int(np.argmax(sq))
-                elif rule == "gsl":
-                    bi = int(np.argmax(sq / lips))
+            if variable:
+                if rule == "cyclic":
+                    start = (order_pos % nb) * tau
+                    b = np.arange(start, min(start + tau, p), dtype=np.int64)
+                elif rule in ("random", "lipschitz"):
+                    b = np.sort(ctx.rng.choice(p, size=tau, replace=False, p=probs)).astype(np.int64)
                 else:
-                    bi = int(np.argmax([G[b].ravel() @ Mi @ G[b].ravel() for b, Mi in zip(blocks, minv)]))
+                    g2 = np.sum(G * G, axis=1)
+                    if rule == "gs":
+                        b = _top(g2, tau)
+                    elif rule in ("gsl", "gsd"):  # coordinatewise L_i = D_i for single coordinates
+                        b = _top(g2 / coord_l, tau)
+                    else:
+                        b = _iht_block(g2, G, A, coord_l, c, l2, tau, lip_glob)
+                Ab, lb, minv, _ = block_setup(b)
+            else:
+                if rule == "cyclic":
+                    bi = order_pos % nb
+                elif rule == "random":
+                    bi = int(ctx.rng.integers(nb))
+                elif rule == "lipschitz":
+                    bi = int(ctx.rng.choice(nb, p=probs))
+                else:
+                    Gp = np.vstack([G, np.zeros((1, k))])[pad]  # (nb, width, k)
+                    if rule == "gs":
+                        score = np.sum(Gp * Gp, axis=(1, 2))
+                    elif rule == "gsl":
+                        score = np.sum(Gp * Gp, axis=(1, 2)) / lips
+                    elif rule == "gsd":
+                        score = np.sum(np.sum(Gp * Gp, axis=2) / dpad, axis=1)
+                    else:
+                        Gf = Gp.reshape(nb, -1)
+                        score = np.einsum("bi,bij,bj->b", Gf, mpad, Gf)
+                    bi = int(np.argmax(score))
+                b = blocks[bi]
+                Ab, lb, minv, _ = setup[bi]
             order_pos += 1
-            b, Ab = blocks[bi], cols[bi]
             R = model.dZ(Z)
-            gb = (Ab.T @ R + model.l2 * X[b]).ravel()
-            if update == "gradient":
-                d = -gb / lips[bi]
+            gb = (Ab.T @ R + l2 * X[b]).ravel()
+            if update in ("gradient", "matrix"):
+                d = -gb / lb if update == "gradient" else -(minv @ gb)
                 D = d.reshape(-1, k)
                 Znew = Z + Ab @ D
-                fnew = model.loss(Znew) + 0.5 * model.l2 * float(np.sum((X[b] + D) ** 2) - np.sum(X[b] ** 2))
+                fnew = model.loss(Znew) + 0.5 * l2 * float(np.sum((X[b] + D) ** 2) - np.sum(X[b] ** 2))
             else:
                 if ctx.should_stop():
                     break
@@ -208,13 +323,13 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, tol: float = 1e-6, max_ite
                 except np.linalg.LinAlgError:
                     d = -np.linalg.lstsq(H, gb, rcond=None)[0]
                 if not np.all(np.isfinite(d)) or gb @ d >= 0:
-                    d = -gb / lips[bi]
+                    d = -gb / lb
                 t = 1.0
                 while True:  # Armijo backtracking (paper eq. (17))
                     D = t * d.reshape(-1, k)
                     Znew = Z + Ab @ D
                     dreg = float(np.sum((X[b] + D) ** 2) - np.sum(X[b] ** 2))
-                    fnew = model.loss(Znew) + 0.5 * model.l2 * dreg
+                    fnew = model.loss(Znew) + 0.5 * l2 * dreg
                     if fnew <= f + 1e-4 * t * float(gb @ d) or t < 1e-10:
                         break
                     t *= 0.5
@@ -223,14 +338,15 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, tol: float = 1e-6, max_ite
                 Z = Znew
                 f = model.loss(Z)
             it += 1
-            ctx.record(f + 0.5 * model.l2 * float(np.sum(X * X)), iteration=it)
+            ctx.record(f + 0.5 * l2 * float(np.sum(X * X)), iteration=it)
     except KeyboardInterrupt:
         ctx.interrupted = True
     if status is not Status.CONVERGED:
         status = ctx.stop_status(status)
     sol = X if isinstance(problem, SoftmaxRegression) else X[:, 0]
     return ctx.result(solution=sol, objective=problem.objective(sol), status=status, iterations=it,
-                      stats={"grad_norm": gnorm, "n_blocks": nb, "rule": rule, "update": update})
+                      stats={"grad_norm": gnorm, "n_blocks": nb, "rule": rule, "update": update,
+                             "partition": partition})
 
 
 def greedy_coloring(W: sp.csr_matrix) -> np.ndarray:
