@@ -11,8 +11,12 @@ peer on the mean integral per instance.
 For generated instances the best known value is the best objective found by any run here (or
 by a longer SCIP reference run with ``--reference-time``).
 
-    python3 -m benchmarks.mip --quick       # 30 s, seed 0, one instance per generated family
-    python3 -m benchmarks.mip               # the full protocol (hours on a 2-core machine)
+    python3 -m benchmarks.mip --quick                # smoke run (< 4 min): 10 s, seed 0, 4 instances
+    python3 -m benchmarks.mip --protocol quick30     # the record run: 30 s, seed 0, all instances
+    python3 -m benchmarks.mip                        # the full protocol (hours on a 2-core machine)
+
+Outputs in --out: mip.csv / mip.json / mip.md (per run rows, the table), anytime_gap.png (primal
+gap of the incumbent against time, one panel per instance, first seed) and primal_integral.png.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
-import csv  # noqa: E402
 import math  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -39,6 +42,14 @@ GENERATED = {
     "cauction": dict(n_items=200, n_bids=1000),
     "cfl": dict(n_customers=100, n_facilities=100),
     "indset": dict(n_nodes=1500, affinity=4),
+}
+
+
+# name -> (seconds per run, seeds, generated instances per family, instance filter or None = all)
+PROTOCOLS: dict[str, tuple[float, int, int, list[str] | None]] = {
+    "quick": (10.0, 1, 1, ["50v-10", "gen-ip054", "pk1", "setcover-0"]),
+    "quick30": (30.0, 1, 1, None),
+    "full": (60.0, 3, 3, None),
 }
 
 
@@ -158,11 +169,14 @@ def run_balans_pkg(problem: Any, path: Path, limit: float, seed: int) -> dict[st
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="30 s, seed 0, one instance per family")
+    parser.add_argument("--quick", action="store_true", help="= --protocol quick (10 s, 4 instances)")
+    parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default=None,
+                        help="quick: 10 s, seed 0, 4 instances; quick30: 30 s, seed 0, all instances "
+                             "(one per generated family); full (default): 60 s, seeds 0-2, 3 per family")
     parser.add_argument("--out", default="benchmarks/out/mip", help="output folder")
-    parser.add_argument("--time", type=float, default=None, help="seconds per run (60; --quick: 30)")
-    parser.add_argument("--seeds", type=int, default=None, help="seeds 0..n-1 (3; --quick: 1)")
-    parser.add_argument("--gen-seeds", type=int, default=3, help="generated instances per family")
+    parser.add_argument("--time", type=float, default=None, help="seconds per run (protocol's)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds 0..n-1 (protocol's)")
+    parser.add_argument("--gen-seeds", type=int, default=None, help="generated instances per family")
     parser.add_argument("--solvers", default=",".join(SOLVERS), help=f"comma list from {SOLVERS}")
     parser.add_argument("--instances", default="", help="comma list of names or families (default all)")
     parser.add_argument("--reference-time", type=float, default=0.0,
@@ -171,19 +185,25 @@ def main(argv: list[str] | None = None) -> int:
                         help="name=value,... best known values overriding the in-run best (generated)")
     args = parser.parse_args(argv)
     overrides = {k: float(v) for k, v in (item.split("=", 1) for item in args.best_known.split(",") if item)}
-    limit = args.time or (30.0 if args.quick else 60.0)
-    seeds = list(range(args.seeds or (1 if args.quick else 3)))
+    protocol = args.protocol or ("quick" if args.quick else "full")
+    p_time, p_seeds, p_gen, p_only = PROTOCOLS[protocol]
+    limit = args.time or p_time
+    seeds = list(range(args.seeds or p_seeds))
+    gen_seeds = args.gen_seeds or p_gen
     solvers = [s for s in args.solvers.split(",") if s]
     bad = [s for s in solvers if s not in SOLVERS]
     if bad:
         parser.error(f"unknown solvers {bad}; choose from {SOLVERS}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    only = [s for s in args.instances.split(",") if s] or None
-    instances = load_instances(args.quick, args.gen_seeds, only)
+    only = [s for s in args.instances.split(",") if s] or p_only
+    instances = load_instances(gen_seeds <= 1, gen_seeds, only)
     notes: list[str] = []
     rows: list[dict[str, Any]] = []
-    for name, problem, best, path in instances:
+    curves: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
+    from benchmarks._report import plot_panels, progress, write_tables
+
+    for name, problem, best, path in progress(instances, "mip instances"):
         runs: dict[tuple[str, int], dict[str, Any]] = {}
         for seed in seeds:
             for solver in solvers:
@@ -217,21 +237,29 @@ def main(argv: list[str] | None = None) -> int:
         for (solver, seed), r in runs.items():
             if solver == "reference":
                 continue
+            if seed == seeds[0]:
+                xs, ys = [0.0], [1.0]
+                for t, v in r["history"]:
+                    xs.append(t)
+                    ys.append(primal_gap(v, known))
+                xs.append(limit)
+                ys.append(ys[-1])
+                curves.setdefault(name, {})[solver] = (xs, ys)
             rows.append({"instance": name, "solver": solver, "seed": seed, "best_known": known,
                          "best_known_source": "solutions.txt" if best is not None else "best run",
                          "objective": r["final"], "primal_gap": primal_gap(r["final"], known),
                          "primal_integral": primal_integral(r["history"], known, limit),
                          "wall": r["wall"], "iterations": r["iterations"], "status": r["status"],
                          "first_solution_time": r["history"][0][0] if r["history"] else None})
-    with open(out / "runs.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["instance"])
-        writer.writeheader()
-        writer.writerows(rows)
-    table = _table(rows, solvers, limit, seeds)
+    table = (f"Protocol {protocol}: {limit:g} s per run, seeds {seeds}.\n\n"
+             + _table(rows, solvers, limit, seeds))
     if notes:
         table += "\n" + "\n".join(f"- {n}" for n in dict.fromkeys(notes)) + "\n"
-    (out / "table.md").write_text(table)
+    write_tables(out, "mip", rows, table)
     print(table)
+    if curves:
+        plot_panels(out / "anytime_gap.png", curves, "seconds", f"primal gap (seed {seeds[0]})",
+                    logy=False, steps=True)
     _plot(rows, solvers, out)
     return 0
 

@@ -247,6 +247,7 @@ def test_malformed_files_give_clear_errors(tmp_path) -> None:
     ({"operators": []}, "operator"), ({"epsilon": 2.0}, "epsilon"), ({"scores": (1, 2)}, "scores"),
     ({"sub_time_limit": -1}, "sub_time_limit"), ({"sub_settings": "turbo"}, "sub_settings"),
     ({"first_solution": "lp"}, "first_solution"), ({"max_iterations": -2}, "max_iterations"),
+    ({"scip_stall": 0}, "scip_stall"), ({"lns_stall": -1.0}, "lns_stall"),
 ])
 def test_bad_options_raise_value_error(options: dict, match: str) -> None:
     problem, _ = _knapsack(n=6)
@@ -262,3 +263,62 @@ def test_scip_baseline_options_and_history() -> None:
         solve(problem, method="scip", emphasis="fast")
     with pytest.raises(ValueError, match="parameter"):
         solve(problem, method="scip", params={"no/such/param": 1})
+
+
+def _pk1() -> MIP:
+    try:
+        return read_instance("/work/shared/benchdata/miplib/pk1.mps.gz")
+    except FileNotFoundError:
+        pytest.skip("benchdata not available")
+
+
+def test_scip_start_finishes_easy_models_alone_with_a_proof() -> None:
+    """Default start: SCIP closes a small model before any stall, so no LNS iteration runs and
+    the result carries SCIP's optimality proof (bound = objective = brute-force optimum)."""
+    problem, best = _knapsack(seed=4)
+    res = solve(problem, method="balans", time_limit=20, seed=0)
+    assert res.status == Status.OPTIMAL and res.iterations == 0
+    assert res.objective == pytest.approx(best, abs=1e-6)
+    assert res.bound == pytest.approx(best, abs=1e-6)
+    assert res.stats["scip_slices"] == 1 and _scip_feasible(problem, res.solution)
+
+
+def test_scip_and_lns_interleave_sharing_incumbents_and_the_dual_bound() -> None:
+    """Short stalls force several hand-overs: the incumbent history is monotone, the final value
+    is at least as good as SCIP's at the hand-over, and the bound is SCIP's valid dual bound
+    (pk1 optimum 11, LP bound 0)."""
+    problem = _pk1()
+    res = solve(problem, method="balans", time_limit=6, seed=0, scip_stall=0.3, lns_stall=0.5)
+    assert res.ok and _scip_feasible(problem, res.solution)
+    assert res.stats["scip_slices"] >= 2 and res.iterations > 0
+    values = [v for _, v, _ in res.history]
+    assert all(b < a for a, b in zip(values, values[1:]))  # strictly improving, no duplicates
+    assert res.objective == pytest.approx(values[-1])
+    assert res.objective <= res.stats["first_objective"] + 1e-9
+    assert res.bound is not None and 0.0 <= res.bound <= 11 + 1e-6
+
+
+def test_lns_incumbent_is_handed_to_the_resumed_scip_search() -> None:
+    """``_share`` puts an LNS solution into the interrupted main SCIP run: its primal bound becomes
+    that value (checked on the knapsack with a worse SCIP start)."""
+    from solvers.context import SolveContext
+    from solvers.mip.balans import _Balans, parse_operators
+
+    problem, best = _knapsack(seed=2, n=12)
+    run = _Balans(problem, SolveContext(None, None, 0), parse_operators("paper"), "thompson",
+                  "hill_climbing", 0.1, 2.0, (8, 4, 2, 1), None, 0.2, "scip", 0.1, 0.05, None, 1)
+    run.scip_stall = 1e9
+    status, x0, _ = run._start_scip()  # runs to optimality
+    assert status == "optimal" and run._value(x0) == pytest.approx(best)
+    # a fresh main run stopped at its first solution, then given the optimum
+    run2 = _Balans(problem, SolveContext(None, None, 0), parse_operators("paper"), "thompson",
+                   "hill_climbing", 0.1, 2.0, (8, 4, 2, 1), None, 0.2, "scip", 0.1, 0.05, None, 1)
+    run2.scip_stall = 0.0
+    run2.problem.data  # noqa: B018 - data is built before the run
+    status2, x1, _ = run2._start_scip()
+    assert status2 in ("userinterrupt", "optimal") and x1 is not None
+    if status2 == "userinterrupt":
+        run2._share(x0)
+        assert run2.main.getPrimalbound() == pytest.approx(best)
+        x2, status3 = run2._scip_slice()
+        assert x2 is not None and run2._value(x2) == pytest.approx(best)

@@ -5,7 +5,8 @@ Algorithm (paper Alg. 1, design §4):
 1. LP relaxation once (x_lp, the fractional set), then a first feasible solution from SCIP: its
    root node with the root heuristics (a share of the limit), else feasibility emphasis until the
    first solution; both count against the wall-clock limit.
-2. Loop: a multi-armed bandit (``mabwiser``: ε-greedy, softmax, Thompson sampling) picks a destroy
+2. Loop: a multi-armed bandit (ε-greedy, softmax, Thompson sampling; built in, or ``mabwiser``
+   with ``bandit_backend="mabwiser"``) picks a destroy
    operator (an arm = operator x destroy rate); the sub-MIP (a copy of the model with bound changes,
    an extra constraint or another objective) is repaired by SCIP, warm-started with the current
    solution and capped by the remaining time; the candidate is accepted by hill climbing or
@@ -86,6 +87,12 @@ def parse_operators(spec: str | list[str] | tuple[str, ...]) -> list[_Operator]:
     return ops
 
 
+# Events at which the hand-over is checked: rows added by the separators fire inside the root
+# cut loop, where SCIP can spend the whole limit without solving a node.
+_MAIN_EVENTS = (SCIP_EVENTTYPE.FIRSTLPSOLVED, SCIP_EVENTTYPE.LPSOLVED, SCIP_EVENTTYPE.NODESOLVED,
+                SCIP_EVENTTYPE.BESTSOLFOUND, SCIP_EVENTTYPE.ROWADDEDSEPA, SCIP_EVENTTYPE.PRESOLVEROUND)
+
+
 class _MainController(Eventhdlr):
     """Watches the main SCIP run: keeps its root LP solution (for RINS/RENS/DINS) and interrupts
     it when its incumbent stalls (no new best for ``stall`` seconds of this slice)."""
@@ -100,13 +107,11 @@ class _MainController(Eventhdlr):
         self.fired = False
 
     def eventinit(self) -> None:
-        for event in (SCIP_EVENTTYPE.FIRSTLPSOLVED, SCIP_EVENTTYPE.LPSOLVED,
-                      SCIP_EVENTTYPE.NODESOLVED, SCIP_EVENTTYPE.BESTSOLFOUND):
+        for event in _MAIN_EVENTS:
             self.model.catchEvent(event, self)
 
     def eventexit(self) -> None:
-        for event in (SCIP_EVENTTYPE.FIRSTLPSOLVED, SCIP_EVENTTYPE.LPSOLVED,
-                      SCIP_EVENTTYPE.NODESOLVED, SCIP_EVENTTYPE.BESTSOLFOUND):
+        for event in _MAIN_EVENTS:
             self.model.dropEvent(event, self)
 
     def start_slice(self, stall: float) -> None:
@@ -124,6 +129,45 @@ class _MainController(Eventhdlr):
                 and now - max(self.last_best, self.slice_start) >= self.stall:
             self.fired = True
             self.model.interruptSolve()
+
+
+class _NativeBandit:
+    """The arm selector without ``mabwiser`` (whose import pulls in scikit-learn: 2-4 s, a large
+    share of a short limit). Same policies and prior as :class:`_Bandit`: ε-greedy and softmax on
+    the mean reward per arm, Thompson sampling on Beta posteriors of "improved or not"."""
+
+    def __init__(self, arms: list[str], policy: str, epsilon: float, tau: float, scores: tuple,
+                 seed: int):
+        self.arms, self.policy = list(arms), policy
+        self.epsilon, self.tau, self.threshold = epsilon, tau, scores[1]
+        self.rng = np.random.default_rng(seed)
+        prior = scores[1] if policy == "thompson" else scores[2]
+        self.sums = np.zeros(len(self.arms))
+        self.counts = np.zeros(len(self.arms))
+        self.success = np.zeros(len(self.arms))
+        self.index = {a: k for k, a in enumerate(self.arms)}
+        for arm in self.arms:
+            self.update(arm, prior)
+
+    def select(self) -> str:
+        if self.policy == "thompson":
+            draws = self.rng.beta(self.success + 1.0, self.counts - self.success + 1.0)
+            return self.arms[int(np.argmax(draws))]
+        means = self.sums / np.maximum(self.counts, 1.0)
+        if self.policy == "epsilon_greedy":
+            if self.rng.random() < self.epsilon:
+                return self.arms[int(self.rng.integers(len(self.arms)))]
+            best = np.flatnonzero(means >= means.max() - 1e-12)
+            return self.arms[int(self.rng.choice(best))]
+        z = (means - means.max()) / self.tau
+        prob = np.exp(z) / np.exp(z).sum()
+        return self.arms[int(self.rng.choice(len(self.arms), p=prob))]
+
+    def update(self, arm: str, reward: float) -> None:
+        k = self.index[arm]
+        self.sums[k] += reward
+        self.counts[k] += 1.0
+        self.success[k] += float(reward >= self.threshold)
 
 
 class _Bandit:
@@ -161,7 +205,8 @@ def solve_balans(problem: MIP, ctx: SolveContext, operators: Any = "paper",
                  root_time_fraction: float = 0.1,
                  temperature: float = 0.05,
                  max_iterations: int | None = None, threads: int = 1,
-                 scip_stall: float | None = None, lns_stall: float | None = None) -> Result:
+                 scip_stall: float | None = None, lns_stall: float | None = None,
+                 bandit_backend: str = "native") -> Result:
     """Balans (paper Alg. 1): LP, first solution, then bandit-selected LNS iterations over SCIP.
 
     ``first_solution="scip"`` (default) starts with plain SCIP on the whole model (full presolve,
@@ -192,6 +237,8 @@ def solve_balans(problem: MIP, ctx: SolveContext, operators: Any = "paper",
         raise ValueError(f"sub_settings must be 'fast' or 'default', got {sub_settings!r}")
     if first_solution not in ("scip", "root", "feasibility"):
         raise ValueError(f"first_solution must be 'scip', 'root' or 'feasibility', got {first_solution!r}")
+    if bandit_backend not in ("native", "mabwiser"):
+        raise ValueError(f"bandit_backend must be 'native' or 'mabwiser', got {bandit_backend!r}")
     for key, value in (("scip_stall", scip_stall), ("lns_stall", lns_stall)):
         if value is not None and not (isinstance(value, (int, float)) and float(value) > 0):
             raise ValueError(f"{key} must be positive seconds, got {value!r}")
@@ -205,6 +252,7 @@ def solve_balans(problem: MIP, ctx: SolveContext, operators: Any = "paper",
                   sub_time_limit, float(lp_time_fraction), first_solution, float(root_time_fraction),
                   float(temperature), max_iterations, int(threads))
     run.sub_settings = sub_settings
+    run.bandit_backend = bandit_backend
     limit = ctx.time_limit
     run.scip_stall = float(scip_stall) if scip_stall is not None else (
         max(0.5, 0.05 * limit) if limit is not None else 2.0)
@@ -240,6 +288,7 @@ class _Balans:
         self.main: Any = None  # the plain SCIP run (first_solution="scip")
         self.controller: _MainController | None = None
         self.scip_stall, self.lns_stall = 2.0, 5.0
+        self.bandit_backend = "native"
 
     # ------------------------------------------------------------------ helpers
     def _params(self, model: Any, cap: float | None, seed_offset: int = 0) -> None:
@@ -519,15 +568,16 @@ class _Balans:
                       "operator_rewards": {op.name: 0.0 for op in arms},
                       "operator_outcomes": {op.name: dict.fromkeys(OUTCOMES, 0) for op in arms},
                       "unrewarded_timeouts": 0, "scip_slices": 1 if self.main is not None else 0,
-                      "switch_time": ctx.elapsed()}
+                      "switch_time": ctx.elapsed(), "iteration_log": []}
         if status == "optimal":
             return self._finish(x0, f0, bound, Status.OPTIMAL, 0, self.stats)
         if not arms:
             return self._finish(x0, f0, bound, ctx.stop_status(Status.FEASIBLE), 0, self.stats)
         by_name = {op.name: op for op in arms}
         seed = ctx.seed if ctx.seed is not None else int(self.rng.integers(2**31))
-        selector = _Bandit([op.name for op in arms], self.bandit_name, self.epsilon, self.tau,
-                           self.scores, seed)
+        kind = _Bandit if self.bandit_backend == "mabwiser" else _NativeBandit
+        selector = kind([op.name for op in arms], self.bandit_name, self.epsilon, self.tau,
+                        self.scores, seed)
         best, g_best = x0, self.sense * f0
         cur, g_cur = x0, g_best
         self.pool = [x0]
@@ -572,7 +622,9 @@ class _Balans:
                     for k, var in enumerate(v):
                         sub.setSolVal(sol, var, float(cur[k]))
                     sub.addSol(sol, free=True)
+                t_sub = ctx.elapsed()
                 sub.optimize()
+                t_sub = ctx.elapsed() - t_sub
                 sub_status = sub.getStatus()
                 x = self._vector(sub, v, sub.getBestSol()) if sub.getNSols() else None
                 sub.freeProb()
@@ -596,6 +648,8 @@ class _Balans:
                                    solution=None)
                         lns_mark = ctx.elapsed()
                         self._share(x)
+                self.stats["iteration_log"].append((round(ctx.elapsed(), 3), op.name, outcome,
+                                                    round(t_sub, 3), sub_status))
                 self.stats["operator_counts"][op.name] += 1
                 self.stats["operator_outcomes"][op.name][outcome] += 1
                 if sub_status == "timelimit" and ctx.time_up() and outcome == "rejected":
