@@ -213,8 +213,9 @@ def solve_balans(problem: MIP, ctx: SolveContext, operators: Any = "paper",
     root cuts and heuristics) and hands over to the LNS loop when SCIP's incumbent has not improved
     for ``scip_stall`` seconds (default max(0.5, 5 % of the limit)); the LNS loop gives the time back
     to the same (resumed) SCIP search when it has found no new best for ``lns_stall`` seconds
-    (default max(1, 10 % of the limit)). The two share incumbents, SCIP's root LP solution serves
-    RINS/RENS/DINS and SCIP's dual bound is the bound. ``"root"`` / ``"feasibility"`` are the paper's
+    (default max(1, 10 % of the limit), doubled after every SCIP slice that finds nothing). The
+    two share incumbents, SCIP's root LP solution serves RINS/RENS/DINS and SCIP's dual bound is
+    the bound. ``"root"`` / ``"feasibility"`` are the paper's
     start (separate LP relaxation, then a first solution) without interleaving.
     """
     ops = parse_operators(operators)
@@ -589,20 +590,23 @@ class _Balans:
             sub_cap = 10.0
         t0 = self.temperature * max(abs(g_best), 1.0)
         iteration, final = 0, Status.FEASIBLE
-        lns_mark = ctx.elapsed()
+        lns_mark, patience = ctx.elapsed(), self.lns_stall
         try:
             while not ctx.should_stop() and (self.max_iterations is None or iteration < self.max_iterations):
                 if bound is not None and self._gap(g_best, bound) <= 1e-9:
                     final = Status.OPTIMAL
                     break
-                if self.main is not None and self.main_open and ctx.elapsed() - lns_mark >= self.lns_stall:
-                    # The LNS stalls: the time goes back to the (resumed) SCIP search.
+                if self.main is not None and self.main_open and ctx.elapsed() - lns_mark >= patience:
+                    # The LNS stalls: the time goes back to the (resumed) SCIP search. A slice
+                    # that finds nothing doubles the LNS patience before the next one (back-off).
                     x_main, main_status = self._scip_slice()
                     self.stats["scip_slices"] += 1
                     lns_mark = ctx.elapsed()
                     bound = self._main_bound(bound)
                     g_main = math.inf if x_main is None else self.sense * self._value(x_main)
+                    patience *= 2.0
                     if g_main < g_best - _TOL * max(1.0, abs(g_best)):
+                        patience = self.lns_stall
                         best, g_best = x_main, g_main
                         cur, g_cur = best, g_best
                         self.pool = (self.pool + [best])[-10:]
