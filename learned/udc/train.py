@@ -31,8 +31,10 @@ def _reward(problem, tour, improver, kind):
 
 def train(kind: str = "tsp", n: int = 100, steps: int = 200, batch: int = 4, samples: int = 8,
           lr: float = 1e-3, seed: int = 0, hidden: int = 32, layers: int = 4, k: int = 10,
-          log_every: int = 10, progress: bool = True, divided_weight: float = 0.2
-          ) -> tuple[object, list[dict]]:
+          log_every: int = 10, progress: bool = True, divided_weight: float = 0.2,
+          init: str | None = None) -> tuple[object, list[dict]]:
+    """REINFORCE training of the divider (see the module docstring); ``init`` = path of a
+    weights file to continue from (same architecture) instead of a fresh network."""
     import torch
 
     from learned.udc import model as M
@@ -44,6 +46,11 @@ def train(kind: str = "tsp", n: int = 100, steps: int = 200, batch: int = 4, sam
     rng = np.random.default_rng(seed)
     dev = M.device()
     net = M.Divider(node_dim=2 if kind == "tsp" else 5, hidden=hidden, layers=layers, k=k).to(dev)
+    if init is not None:
+        blob = torch.load(init, map_location="cpu", weights_only=True)
+        net = M.Divider(**blob["config"]).to(dev)
+        net.load_state_dict(blob["state"])
+        k = net.k
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     history: list[dict] = []
     try:
@@ -127,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--divided-weight", type=float, default=0.2,
                    help="reward = conquered length + w * divided length (w=0: the paper's reward)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--init", type=Path, default=None, help="continue from this weights file")
     p.add_argument("--out", type=Path, default=Path(__file__).with_name("weights"))
     args = p.parse_args(argv)
     import torch
@@ -137,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for kind in (["tsp", "cvrp"] if args.kind == "both" else [args.kind]):
         net, hist = train(kind, args.n, args.steps, args.batch, args.samples, args.lr, args.seed,
-                          divided_weight=args.divided_weight)
+                          divided_weight=args.divided_weight,
+                          init=None if args.init is None else str(args.init))
         path = M.save(net.cpu(), kind, args.out / f"udc_{kind}.pt")
         plot(hist, args.out / f"training_{kind}.png", f"UDC divider ({kind.upper()}{args.n})")
         first, last = hist[: max(1, len(hist) // 10)], hist[-max(1, len(hist) // 10):]
