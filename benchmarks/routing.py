@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             ran = sum(m in r for r in rs)  # key present: run (None = no solution in time)
             cells.append(f"{np.mean([v[0] for v in vals]):.2f} ({np.mean([v[1] for v in vals]):.1f})"
                          if len(vals) == len(rs) else "-" if not ran else
-                         f"{len(vals)} of {ran} solved" + (f", {len(rs) - ran} not run" if ran < len(rs) else ""))
+                         f"{len(vals)} of {ran} solved"
+                         + (f", {len(rs) - ran} not run" if ran < len(rs) else ""))
         lines.append(f"| {suite} | {len(rs)} | {rs[0]['reference_kind']} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("| instance | n | reference | " + " | ".join(labels) + " |")
