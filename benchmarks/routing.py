@@ -170,11 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         curves: dict[str, Curve] = {}
         run_peer = (ref is None or a.peer_on_known or (peer == "pyvrp" and protocol == "quick")) and not (
             peer == "elkai" and prob.n_nodes > a.lkh_max_n)
-        pobj = None
+        pobj, pcurve = None, None
         if run_peer:
             pobj, ptime, pcurve = _elkai(prob) if peer == "elkai" else _pyvrp(prob, seconds)
             row[peer], row[f"{peer}_s"] = pobj, ptime
-            curves["LKH-3 (elkai)" if peer == "elkai" else "PyVRP"] = pcurve
         if ref is None and pobj is None:
             ref = 0.7124 * np.sqrt(prob.n_nodes * np.ptp(prob.coords[:, 0]) * np.ptp(prob.coords[:, 1]))
             row["reference_kind"] = "BHH estimate"
@@ -187,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             obj, sec, curve = _run(prob, method, seconds, **opts)
             row[label], row[f"{label}_s"] = obj, sec  # None: no solution found in time
             curves[label] = curve
+        if pcurve is not None:  # peers last: the same colour per solver in every panel
+            curves["LKH-3 (elkai)" if peer == "elkai" else "PyVRP"] = pcurve
         for label in [m[0] for m in METHODS] + ["elkai", "pyvrp"]:
             if row.get(label) is not None:
                 row[f"{label}_gap"] = 100 * (row[label] / row["reference"] - 1)
