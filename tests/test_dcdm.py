@@ -117,6 +117,7 @@ def test_training_a_few_steps_lowers_the_loss(tmp_path):
 
     args = train.parse_args(["--dim", "2", "--sizes", "16", "--steps", "40", "--reuse", "40",
                              "--geoms", "2", "--per-geom", "2", "--seed", "1", "--quiet",
+                             "--init", "random", "--val-every", "0", "--lr", "2e-3",
                              "--out", str(tmp_path / "w.pt")])
     loss = train.train(args)["loss"]
     assert len(loss) == 40
@@ -139,3 +140,61 @@ def test_loss_is_zero_for_the_exact_inverse():
     Aq = apply_stencil(q, t(d), [t(v) for v in w])
     np.testing.assert_allclose(Aq.numpy()[0, 0][p.grid.mask], 3.0 * p.b, atol=1e-10)
     assert float(dcdm_loss(r, q, Aq)) < 1e-20
+
+
+def test_energy_loss_matches_the_a_norm_error_of_one_line_search_step():
+    """energy_loss = ‖e − αq‖²_A / ‖e‖²_A with e = A⁻¹r and α = qᵀr / qᵀAq (checked in numpy),
+    and 0 for q = c·A⁻¹r."""
+    from learned.dcdm.model import apply_stencil, energy_loss
+
+    p = obstacle_problem(12)
+    d, w = p.grid.stencil(p.A)
+
+    def t(a):
+        return torch.from_numpy(np.asarray(a, dtype=np.float64))[None, None]
+
+    rng = np.random.default_rng(0)
+    r = p.b
+    e = spla.spsolve(p.A.tocsc(), r)
+    for q in (rng.standard_normal(p.size), 2.5 * e):
+        alpha = (q @ r) / (q @ (p.A @ q))
+        err = e - alpha * q
+        want = (err @ (p.A @ err)) / (e @ r)
+        qt = t(p.grid.to_grid(q))
+        got = float(energy_loss(t(p.grid.to_grid(r)), qt, apply_stencil(qt, t(d), [t(v) for v in w]),
+                                torch.tensor([e @ r], dtype=torch.float64)))
+        assert got == pytest.approx(want, abs=1e-10)
+    assert got < 1e-12
+
+
+def test_bpx_initialization_is_already_a_multilevel_preconditioner(tmp_path):
+    """The analytic starting point of training (SPDNet.init_bpx): far fewer iterations than CG
+    at 64², and fewer than IC(0)-PCG."""
+    from learned.dcdm.model import build_model, save_model
+
+    path = tmp_path / "bpx.pt"
+    save_model(build_model("spd", dim=2, c0=8, c1=16).init_bpx(), str(path))
+    p = obstacle_problem(64, seed=5)
+    dcdm = solve(p, "dcdm", weights=str(path), device="cpu")
+    cg, ic = solve(p, "cg"), solve(p, "pcg-ic")
+    assert dcdm.status == Status.CONVERGED
+    assert dcdm.iterations <= 0.35 * cg.iterations and dcdm.iterations < ic.iterations
+
+
+def test_training_keeps_the_best_validated_weights(tmp_path):
+    from learned.dcdm import train
+
+    args = train.parse_args(["--dim", "2", "--sizes", "16", "--steps", "8", "--reuse", "4",
+                             "--geoms", "1", "--per-geom", "2", "--seed", "2", "--quiet",
+                             "--val-every", "4", "--val-size", "24", "--lr", "0.05",
+                             "--out", str(tmp_path / "w.pt")])
+    hist = train.train(args)
+    ckpt = torch.load(str(tmp_path / "w.pt"), weights_only=True)
+    from learned.dcdm.model import build_model
+
+    start = build_model("spd", dim=2, c0=8, c1=16).init_bpx()
+    init_its = train.validation_iterations(start, train.validation_problems(2, 24, 2), "cpu")
+    assert ckpt["meta"]["val_iterations"] == hist["best"][0] <= init_its
+    model = build_model(**ckpt["config"])
+    model.load_state_dict(ckpt["state_dict"])
+    assert train.validation_iterations(model, train.validation_problems(2, 24, 2), "cpu") == hist["best"][0]

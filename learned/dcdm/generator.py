@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from problems import LinearSystem
 from problems.linear import random_coefficients, random_obstacles
@@ -31,6 +32,7 @@ class Batch:
     logk: np.ndarray
     diag: np.ndarray
     weights: list[np.ndarray]
+    rAr: np.ndarray | None = None  # rᵀA⁻¹r per sample (exact, sparse LU), for the energy loss
 
 
 def random_problem(shape: tuple[int, ...], rng: np.random.Generator) -> LinearSystem:
@@ -104,13 +106,14 @@ def make_batch(shape: tuple[int, ...], n_geom: int, per_geom: int, rng: np.rando
                lanczos: int = 48) -> Batch:
     """A batch of ``n_geom * per_geom`` samples on grids of ``shape``: mostly Ritz-vector
     combinations, some CG residuals and some white noise, each scaled to unit RMS."""
-    rs, masks, logks, diags = [], [], [], []
+    rs, masks, logks, diags, rars = [], [], [], [], []
     weights: list[list[np.ndarray]] = [[] for _ in shape]
     for _ in range(n_geom):
         prob = random_problem(shape, rng)
         g = prob.grid
         _, U = ritz_vectors(prob.A, lanczos, rng)
         R = ritz_rhs(U, per_geom, rng)
+        lu = spla.splu(sp.csc_matrix(prob.A))
         for i in range(per_geom):
             u = rng.random()
             if u < 0.2:
@@ -120,6 +123,7 @@ def make_batch(shape: tuple[int, ...], n_geom: int, per_geom: int, rng: np.rando
             else:
                 r = R[:, i]
             r = r / (np.sqrt(np.mean(r * r)) + 1e-30)
+            rars.append(float(r @ lu.solve(r)))
             rs.append(g.to_grid(r))
             m, lk = grid_features(g)
             masks.append(m)
@@ -131,4 +135,5 @@ def make_batch(shape: tuple[int, ...], n_geom: int, per_geom: int, rng: np.rando
     def add(xs: list[np.ndarray]) -> np.ndarray:
         return np.stack(xs)[:, None].astype(np.float32)
 
-    return Batch(add(rs), add(masks), add(logks), add(diags), [add(w) for w in weights])
+    return Batch(add(rs), add(masks), add(logks), add(diags), [add(w) for w in weights],
+                 np.asarray(rars, dtype=np.float64))
