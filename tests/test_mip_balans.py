@@ -322,3 +322,16 @@ def test_lns_incumbent_is_handed_to_the_resumed_scip_search() -> None:
         assert run2.main.getPrimalbound() == pytest.approx(best)
         x2, status3 = run2._scip_slice()
         assert x2 is not None and run2._value(x2) == pytest.approx(best)
+
+
+@pytest.mark.slow  # about 3 minutes: pk1 without a time limit (SCIP slices end on stalled nodes)
+def test_without_time_limit_the_scip_lns_hand_over_does_not_depend_on_the_clock() -> None:
+    """No time limit: SCIP hands over after stalled nodes, the LNS after stalled iterations, so two
+    runs with the same seed give the same incumbent sequence."""
+    problem = _pk1()
+    runs = [solve(problem, method="balans", seed=7, max_iterations=12) for _ in range(2)]
+    for r in runs:
+        assert r.ok and _scip_feasible(problem, r.solution) and r.iterations == 12
+    assert [v for _, v, _ in runs[0].history] == [v for _, v, _ in runs[1].history]
+    assert runs[0].stats["operator_counts"] == runs[1].stats["operator_counts"]
+    assert runs[0].stats["scip_slices"] == runs[1].stats["scip_slices"] >= 1

@@ -51,6 +51,11 @@ ACCEPTANCE = ("hill_climbing", "simulated_annealing")
 OUTCOMES = ("best", "better", "accepted", "rejected")
 DEFAULT_SCORES = (8.0, 4.0, 2.0, 1.0)
 _TOL = 1e-6
+# Without a time limit the hand-overs must not depend on the clock (same seed, same run): SCIP
+# hands over after this many nodes without a new best, the LNS after LNS_STALL_ITERATIONS
+# iterations without one (doubled after a fruitless SCIP slice).
+SCIP_STALL_NODES = 500
+LNS_STALL_ITERATIONS = 5.0
 
 
 @dataclass
@@ -104,6 +109,7 @@ class _MainController(Eventhdlr):
         self.stall = math.inf
         self.slice_start = 0.0
         self.last_best = 0.0
+        self.last_best_nodes = 0
         self.fired = False
 
     def eventinit(self) -> None:
@@ -125,6 +131,7 @@ class _MainController(Eventhdlr):
             self.lp = np.array([self.model.getSolVal(None, v) for v in self.vars], dtype=np.float64)
         elif kind == SCIP_EVENTTYPE.BESTSOLFOUND:
             self.last_best = now
+            self.last_best_nodes = int(self.model.getNNodes())
         if not self.fired and self.model.getNSols() > 0 \
                 and now - max(self.last_best, self.slice_start) >= self.stall:
             self.fired = True
@@ -394,12 +401,17 @@ class _Balans:
         if math.isfinite(ctx.remaining()):
             used = 0.0 if first else float(main.getSolvingTime())
             main.setParam("limits/time", used + max(ctx.remaining(), 0.01))
-        self.controller.start_slice(self.scip_stall)
+        if ctx.time_limit is None:  # no clock: hand over after SCIP_STALL_NODES nodes without a new best
+            since = 0 if first else int(main.getNNodes()) - self.controller.last_best_nodes
+            main.setParam("limits/stallnodes", max(since, 0) + SCIP_STALL_NODES)
+            self.controller.start_slice(math.inf)
+        else:
+            self.controller.start_slice(self.scip_stall)
         main.optimize()
         status = main.getStatus()
         if status == "userinterrupt" and not self.controller.fired:
             ctx.interrupted = True  # Ctrl-C or a callback, not our hand-over
-        if status not in ("userinterrupt", "timelimit", "nodelimit"):
+        if status not in ("userinterrupt", "timelimit", "nodelimit", "stallnodelimit"):
             self.main_open = False
         x = self._vector(main, self.main_vars, main.getBestSol()) if main.getNSols() else None
         return x, status
@@ -590,23 +602,29 @@ class _Balans:
             sub_cap = 10.0
         t0 = self.temperature * max(abs(g_best), 1.0)
         iteration, final = 0, Status.FEASIBLE
-        lns_mark, patience = ctx.elapsed(), self.lns_stall
+        clock = ctx.time_limit is not None
+
+        def progress() -> float:  # seconds, or iterations when there is no clock
+            return ctx.elapsed() if clock else float(iteration)
+
+        base_patience = self.lns_stall if clock else LNS_STALL_ITERATIONS
+        lns_mark, patience = progress(), base_patience
         try:
             while not ctx.should_stop() and (self.max_iterations is None or iteration < self.max_iterations):
                 if bound is not None and self._gap(g_best, bound) <= 1e-9:
                     final = Status.OPTIMAL
                     break
-                if self.main is not None and self.main_open and ctx.elapsed() - lns_mark >= patience:
+                if self.main is not None and self.main_open and progress() - lns_mark >= patience:
                     # The LNS stalls: the time goes back to the (resumed) SCIP search. A slice
                     # that finds nothing doubles the LNS patience before the next one (back-off).
                     x_main, main_status = self._scip_slice()
                     self.stats["scip_slices"] += 1
-                    lns_mark = ctx.elapsed()
+                    lns_mark = progress()
                     bound = self._main_bound(bound)
                     g_main = math.inf if x_main is None else self.sense * self._value(x_main)
                     patience *= 2.0
                     if g_main < g_best - _TOL * max(1.0, abs(g_best)):
-                        patience = self.lns_stall
+                        patience = base_patience
                         best, g_best = x_main, g_main
                         cur, g_cur = best, g_best
                         self.pool = (self.pool + [best])[-10:]
@@ -650,7 +668,7 @@ class _Balans:
                         best, g_best = x, g
                         ctx.record(self.sense * g, extra=op.name, iteration=iteration,
                                    solution=None)
-                        lns_mark = ctx.elapsed()
+                        lns_mark = progress()
                         self._share(x)
                 self.stats["iteration_log"].append((round(ctx.elapsed(), 3), op.name, outcome,
                                                     round(t_sub, 3), sub_status))
