@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="benchmarks/out/mip", help="output folder")
     parser.add_argument("--time", type=float, default=None, help="seconds per run (protocol's)")
     parser.add_argument("--seeds", type=int, default=None, help="seeds 0..n-1 (protocol's)")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds start here (default 0)")
     parser.add_argument("--gen-seeds", type=int, default=None, help="generated instances per family")
     parser.add_argument("--solvers", default="", help=f"comma list from {SOLVERS} (protocol's)")
     parser.add_argument("--instances", default="", help="comma list of names or families (default all)")
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     protocol = args.protocol or ("quick" if args.quick else "full")
     p_time, p_seeds, p_gen, p_only, p_solvers = PROTOCOLS[protocol]
     limit = args.time or p_time
-    seeds = list(range(args.seeds or p_seeds))
+    seeds = [args.first_seed + k for k in range(args.seeds or p_seeds)]
     gen_seeds = args.gen_seeds or p_gen
     solvers = [s for s in args.solvers.split(",") if s] or list(p_solvers)
     bad = [s for s in solvers if s not in SOLVERS]
