@@ -108,7 +108,7 @@ def _anderson_step(snaps: list[np.ndarray], A_ws: Any, y: np.ndarray, x: np.ndar
 
 def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: float = 1e-8,
                 max_iter: int = 1000, max_epochs: int = 10_000, ws_start: int = 10,
-                rule: str = "gs", anderson: bool = True, newton_gram: bool = True) -> Result:
+                rule: str = "gs", anderson: bool = True, newton_gram_max: int = 2000) -> Result:
     """Working-set prox-CD; ``tol`` is on the relative duality gap (P - D) / max(|P|, eps)."""
     if rule not in ("gs", "cyclic"):
         raise ValueError(f"rule must be 'gs' or 'cyclic' for L1 problems, got {rule!r}")
@@ -168,7 +168,7 @@ def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: f
             if rule == "gs":
                 # gradient, gap and GS-s working set in one numba pass (paper §2, §6)
                 primal, gap, vmax, ws = l1_gap_and_ws(not sparse, Ad, indptr, indices, data, y, x, z,
-                                                      alpha, kind, ws_size if kind == 1 else int(ws_start))
+                                                      alpha, kind, int(ws_start))
             else:
                 grad, primal, gap = _grad_and_gap(kind, A, z, y, x, alpha)
             ctx.record(primal, extra={"gap": gap}, iteration=it)
@@ -192,7 +192,7 @@ def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: f
             if kind == 1 and rule == "gs":
                 ws_size = ws.size
                 pn_tol = max(0.03 * inner_tol, 1e-3 * tol * max(abs(primal), 1e-300))
-                if newton_gram and ws.size <= 2000:
+                if ws.size <= newton_gram_max:  # explicit block Hessian (O(n m^2)) while it is cheaper
                     ep = prox_newton_logistic_gram(not sparse, Ad, indptr, indices, data, y, x, z, ws, alpha,
                                                    200, pn_tol)
                 else:
@@ -212,8 +212,6 @@ def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: f
             else:
                 ep = cd_epochs_dense(A, y, x, z, ws, lips, alpha, kind, 10, inner_tol)
             epochs_total += ep
-            if rule == "gs" and kind == 1 and ws_size < p:
-                ws_size = min(p, 2 * ws_size)
     except KeyboardInterrupt:
         ctx.interrupted = True
     if status is not Status.CONVERGED:
