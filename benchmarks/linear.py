@@ -218,7 +218,8 @@ def plot(rows: list[dict], methods: list[str], out: Path) -> None:
         ax.set_xlabel("unknowns")
         ax.set_ylabel("iterations to 1e-6")
         ax.set_title(f"{dim}-D Poisson with obstacles")
-        ax.legend()
+        if ax.get_lines():
+            ax.legend()
     fig.tight_layout()
     fig.savefig(out / "linear_iterations.png", dpi=100)
 
