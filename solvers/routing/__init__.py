@@ -17,7 +17,8 @@ METHODS = [
         target="solvers.routing.local_search:solve_local_search",
         options={"neighbours": 10, "kicks": None},
         description="numba 2-opt + Or-opt with neighbour lists and don't-look bits, iterated "
-                    "local search (CVRP: giant tour + optimal split)",
+                    "local search (CVRP: giant tour + optimal split, then granular capacity-aware "
+                    "relocate/swap/2-opt* with ruin-and-recreate ILS)",
         randomized=True,
         default_rank=lambda p: 2 if p.n_nodes < 5000 else None,
     ),
