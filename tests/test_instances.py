@@ -9,7 +9,7 @@ from problems import CVRP, MIP, TSP, DAGLearning, LinearSystem, read_instance
 from problems.dag_simulation import structural_hamming_distance
 from solvers import Status, solve
 
-from .conftest import INSTANCES
+from .conftest import INSTANCES, warm_up
 
 #: heuristic routing methods must come within this factor of the optimum / best known
 ROUTING_FACTOR = 1.10
@@ -26,6 +26,8 @@ def test_example_instance(name, expected):
     ref = expected[name]
     problem = read_instance(INSTANCES / name)
     limit = 10.0 if isinstance(problem, (TSP, CVRP, MIP)) else 60.0
+    if isinstance(problem, (TSP, CVRP)):  # a fresh install compiles the numba kernels once
+        warm_up(type(problem).random(20, seed=0))
     result = solve(problem, time_limit=limit, seed=0)
     assert result.ok, result.summary()
     assert result.runtime < limit * 1.1 + 1.0
