@@ -10,6 +10,8 @@ $(BIN)/optbox: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "optbox: compiling the numba kernels once into their on-disk cache (a few minutes)"
+	$(BIN)/optbox warmup --quiet
 	touch $(BIN)/optbox
 
 install: $(BIN)/optbox

@@ -1,4 +1,4 @@
-"""The ``optbox`` command line: solve instance files, list methods, generate, train, bench.
+"""The ``optbox`` command line: solve instance files, list methods, generate, train, bench, warmup.
 
 Exit codes: 0 success; 1 a solve ended with status ``error`` (or infeasible/unbounded);
 2 bad input (unreadable file, bad option); 130 interrupted.
@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", choices=["udc", "dcdm"])
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the training script")
 
+    p = sub.add_parser("warmup", help="compile the numba kernels into the on-disk cache (once per install)")
+    p.add_argument("--method", "-m", action="append", default=None,
+                   help="only this method (repeatable; default: every installed method)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print nothing")
+
     p = sub.add_parser("bench", help="run a comparative benchmark suite")
     p.add_argument("suite", help="ot, bcd, mip, dag, routing, linear or all")
     p.add_argument("--quick", action="store_true", help="a few minutes per suite")
@@ -82,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         handler = {"solve": cmd_solve, "methods": cmd_methods, "generate": cmd_generate,
-                   "train": cmd_train, "bench": cmd_bench}[args.command]
+                   "train": cmd_train, "bench": cmd_bench, "warmup": cmd_warmup}[args.command]
         return handler(args)
     except KeyboardInterrupt:
         print("optbox: interrupted", file=sys.stderr)
@@ -207,6 +212,20 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     module = importlib.import_module(f"learned.{args.model}.train")
     return int(module.main(list(args.args)) or 0)
+
+
+def cmd_warmup(args: argparse.Namespace) -> int:
+    from solvers.warmup import warm_all
+
+    def report(entry) -> None:
+        if not args.quiet:
+            print(f"warmed {entry.method:<14} {entry.problem_class:<22} {entry.seconds:6.1f} s", flush=True)
+
+    try:
+        warm_all(args.method, report)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    return EXIT_OK
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -16,23 +16,12 @@ INSTANCES = ROOT / "instances"
 BENCHDATA = ROOT.parent / "shared" / "benchdata"
 
 
-def warm_up(problem, method: str | None = None, limit: float = 1.0, tries: int = 4) -> None:
-    """Solve a tiny ``problem`` until a run stays inside ``limit``: every numba kernel the method
-    reaches is then compiled (a fresh install compiles them on first use, one stage per call, and a
-    compile cannot be interrupted), so a timed test measures the solver and not the JIT."""
-    import warnings
+def warm_up(problem, method: str | None = None, limit: float = 1.0) -> None:
+    """Compile every kernel ``method`` reaches on ``problem`` before a timed test (a fresh install
+    compiles numba kernels on first use, stage by stage, and a compile cannot be interrupted)."""
+    from solvers.warmup import warm_up as solve_until_warm
 
-    from solvers import solve
-
-    for _ in range(tries):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                result = solve(problem, method, time_limit=limit, seed=0)
-            except ValueError:  # the method refuses the tiny instance: nothing to warm
-                return
-        if result.runtime <= limit * 1.1 + 1.0:
-            return
+    solve_until_warm(problem, method, limit)
 
 
 @pytest.fixture(scope="session")

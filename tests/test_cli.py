@@ -53,6 +53,7 @@ def test_methods_lists_default(capsys):
         (["solve", str(INSTANCES / "berlin52.tsp"), "--time-limit", "0"], "time-limit"),
         (["solve", str(INSTANCES / "berlin52.tsp"), "-O", "novalue"], "KEY=VALUE"),
         (["generate", "nosuchkind", "--size", "5", "-o", "x.tsp"], "unknown kind"),
+        (["warmup", "--method", "nope"], "unknown method"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_2(capsys, argv, fragment):
@@ -75,6 +76,18 @@ def test_generate_then_solve(tmp_path, capsys):
     code, stdout, _ = run(capsys, "solve", str(path), "--method", "cg", "--plot", str(tmp_path / "p.png"))
     assert code == 0 and "converged" in stdout
     assert (tmp_path / "p.png").exists()
+
+
+def test_warmup_compiles_every_problem_class_of_a_method(capsys):
+    from problems import TSP
+    from solvers import solve
+
+    code, stdout, _ = run(capsys, "warmup", "-m", "local-search", "-m", "sinkhorn")
+    assert code == 0
+    warmed = [line.split()[1:3] for line in stdout.splitlines() if line.startswith("warmed")]
+    assert warmed == [["local-search", "TSP"], ["local-search", "CVRP"], ["sinkhorn", "OptimalTransport"]]
+    result = solve(TSP.random(300, seed=3), "local-search", time_limit=0.5, seed=0)
+    assert result.runtime <= 0.5 * 1.1 + 1.0  # nothing left to compile inside the limit
 
 
 def test_console_script_entry_point():

@@ -1,0 +1,100 @@
+"""Compile the numba kernels once, ahead of the first timed solve (``optbox warmup``).
+
+numba compiles a kernel the first time it is called and caches the machine code on disk
+(``cache=True``), so on a fresh install the first solve of each method pays seconds of compilation
+that no time limit can interrupt; an anytime method compiles stage by stage (the local search of
+CVRP reaches its ruin-and-recreate kernels only on a second call when the first one spent its
+limit compiling the descent). ``warm_all`` solves a tiny instance of every problem class with every
+installed method until a run stays inside its limit: afterwards every kernel the default settings
+reach is in the on-disk cache and later processes load it in milliseconds.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from problems.base import Problem
+
+#: the problem family of ``problems.generate`` and the size used to warm each problem class; the
+#: optimal-transport instance is regularized enough (reg 1e-3) for ``sns`` to reach its Newton stage
+TINY: dict[str, tuple[str, int]] = {
+    "TSP": ("tsp", 30),
+    "CVRP": ("cvrp", 20),
+    "DAGLearning": ("dag", 5),
+    "LinearSystem": ("poisson", 16),
+    "LeastSquares": ("least-squares", 10),
+    "LogisticRegression": ("logistic", 10),
+    "SoftmaxRegression": ("softmax", 10),
+    "LabelPropagation": ("label-propagation", 8),
+    "Lasso": ("lasso", 10),
+    "L1LogisticRegression": ("l1-logistic", 10),
+}
+
+
+def tiny_instance(kind: str) -> Problem | None:
+    """A small seeded instance of problem class ``kind`` (None for classes with no JIT code: MIP)."""
+    if kind == "OptimalTransport":
+        from problems import OptimalTransport
+
+        return OptimalTransport.random(40, seed=0, reg=1e-3)
+    if kind not in TINY:
+        return None
+    from problems.generate import generate
+
+    family, size = TINY[kind]
+    return generate(family, size, seed=0)
+
+
+def warm_up(problem: Problem, method: str | None = None, limit: float = 1.0, tries: int = 4) -> float:
+    """Solve ``problem`` until one run ends inside ``limit * 1.1 + 1`` s; returns the seconds spent.
+
+    A method that refuses the instance (``ValueError``) has nothing to warm."""
+    from solvers import solve
+
+    start = time.perf_counter()
+    for _ in range(tries):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                result = solve(problem, method, time_limit=limit, seed=0)
+            except ValueError:
+                break
+        if result.runtime <= limit * 1.1 + 1.0:
+            break
+    return time.perf_counter() - start
+
+
+@dataclass
+class WarmedMethod:
+    method: str
+    problem_class: str
+    seconds: float
+
+
+def warm_all(methods: Iterable[str] | None = None,
+             report: Callable[[WarmedMethod], None] | None = None) -> list[WarmedMethod]:
+    """Warm every installed method (or the named ``methods``) on every problem class it solves."""
+    from solvers.registry import registry
+
+    specs = registry()
+    wanted = list(specs) if methods is None else list(methods)
+    unknown = [m for m in wanted if m not in specs]
+    if unknown:
+        raise ValueError(f"unknown method {unknown[0]!r}; choose from {', '.join(specs)}")
+    done: list[WarmedMethod] = []
+    for name in wanted:
+        spec = specs[name]
+        if not spec.installed():
+            continue
+        for kind in spec.problems:
+            problem = tiny_instance(kind)
+            if problem is None:
+                continue
+            entry = WarmedMethod(name, kind, warm_up(problem, name))
+            done.append(entry)
+            if report is not None:
+                report(entry)
+    return done
