@@ -20,7 +20,7 @@ METHODS = [
         target="solvers.bcd.blocks:solve_bcd",
         options={"tol": None, "max_iter": None, "rule": None, "update": None, "block_size": None,
                  "max_epochs": 10_000, "ws_start": 50, "partition": None,
-                 "newton_gram_max": 2000},
+                 "newton_gram_max": 2000, "ws_grow": None},
         description="block coordinate descent: greedy working-set prox-CD (L1, numba); "
                     "cyclic/random/lipschitz/gs/gsl/gsq x gradient/newton blocks (smooth); "
                     "red-black block Gauss-Seidel (label propagation)",

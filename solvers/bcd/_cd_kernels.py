@@ -292,10 +292,11 @@ def _loss_value(kind: int, z: np.ndarray, y: np.ndarray) -> float:
 @njit(cache=True, nogil=True, fastmath=True)
 def l1_gap_and_ws(dense: bool, A: np.ndarray, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
                   y: np.ndarray, x: np.ndarray, z: np.ndarray, alpha: float, kind: int,
-                  ws_size: int) -> tuple[float, float, float, np.ndarray]:
+                  ws_size: int, grow: float = 2.0) -> tuple[float, float, float, np.ndarray]:
     """One outer step's bookkeeping (paper §2 GS-s rule, §6): full gradient from the current
     predictor, primal value, Fenchel duality gap at the rescaled dual point, largest KKT
-    violation and the working set (support + the ``ws_size`` largest violations), sorted."""
+    violation and the working set (support + the largest violations, max(ws_size, grow * |support|)
+    coordinates in all), sorted."""
     n = z.shape[0]
     p = x.shape[0]
     u = np.empty(n)
@@ -340,7 +341,7 @@ def l1_gap_and_ws(dense: bool, A: np.ndarray, indptr: np.ndarray, indices: np.nd
             if s > 0.0 and s < 1.0:
                 dual -= s * np.log(s) + (1.0 - s) * np.log1p(-s)
         dual /= n
-    m = min(p, max(ws_size, 2 * nsupp))
+    m = min(p, max(ws_size, int(grow * nsupp)))
     order = np.argsort(score)[:m]
     return primal, primal - dual, vmax, np.sort(order)
 
@@ -438,15 +439,92 @@ def lasso_inner(dense: bool, A: np.ndarray, indptr: np.ndarray, indices: np.ndar
 
 
 @njit(cache=True, nogil=True, fastmath=True)
+def _model_subspace_newton(H: np.ndarray, g: np.ndarray, q: np.ndarray, d: np.ndarray, x: np.ndarray,
+                           ws: np.ndarray, alpha: float) -> bool:
+    """Exact minimizer of the quadratic model gᵀd + 1/2 dᵀH d + alpha ||x_ws + d||_1 on the
+    current support S of x_ws + d with its signs fixed (paper §6: once the active set is
+    identified the L1 problem is smooth on it and a Newton step solves the model):
+    H_SS δ = -(g_S + (H d)_S + alpha sign_S). The step is cut at the first sign change (those
+    coordinates land on 0; the model decreases along the segment); ``q = H d`` is kept current.
+    Returns True when the full step was taken (the face's minimizer was reached)."""
+    m = ws.shape[0]
+    cnt = 0
+    for jj in range(m):
+        if x[ws[jj]] + d[jj] != 0.0:
+            cnt += 1
+    if cnt == 0:
+        return False
+    S = np.empty(cnt, dtype=np.int64)
+    k = 0
+    for jj in range(m):
+        if x[ws[jj]] + d[jj] != 0.0:
+            S[k] = jj
+            k += 1
+    HS = np.empty((cnt, cnt))
+    r = np.empty(cnt)
+    tr = 0.0
+    for a in range(cnt):
+        ja = S[a]
+        sgn = 1.0 if x[ws[ja]] + d[ja] > 0.0 else -1.0
+        r[a] = -(g[ja] + q[ja] + alpha * sgn)
+        for b in range(cnt):
+            HS[a, b] = H[ja, S[b]]
+        tr += HS[a, a]
+    for a in range(cnt):
+        HS[a, a] += 1e-12 * tr / cnt
+    try:
+        L = np.linalg.cholesky(HS)
+    except Exception:  # noqa: BLE001 - numba raises a generic error on a non-SPD block
+        return False
+    # forward / back substitution: L Lᵀ delta = r
+    w = np.empty(cnt)
+    for a in range(cnt):
+        s = r[a]
+        for b in range(a):
+            s -= L[a, b] * w[b]
+        w[a] = s / L[a, a]
+    delta = np.empty(cnt)
+    for a in range(cnt - 1, -1, -1):
+        s = w[a]
+        for b in range(a + 1, cnt):
+            s -= L[b, a] * delta[b]
+        delta[a] = s / L[a, a]
+    # longest step t <= 1 along delta that keeps every sign (the model is a convex quadratic on
+    # the face, so it decreases along the whole segment); coordinates reaching 0 stop there
+    t = 1.0
+    for a in range(cnt):
+        if not np.isfinite(delta[a]):
+            return False
+        cur = x[ws[S[a]]] + d[S[a]]
+        if cur * delta[a] < 0.0 and -cur / delta[a] < t:
+            t = -cur / delta[a]
+    if t <= 0.0:
+        return False
+    for a in range(cnt):
+        ja = S[a]
+        cur = x[ws[ja]] + d[ja]
+        da = t * delta[a]
+        if cur * delta[a] < 0.0 and -cur / delta[a] <= t:
+            da = -cur  # lands exactly on zero
+        d[ja] += da
+        for ll in range(m):
+            q[ll] += da * H[ja, ll]
+    return t == 1.0
+
+
+@njit(cache=True, nogil=True, fastmath=True)
 def prox_newton_logistic_gram(dense: bool, A: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
                               data: np.ndarray, y: np.ndarray, x: np.ndarray, z: np.ndarray, ws: np.ndarray,
-                              alpha: float, max_inner: int, tol: float) -> int:
+                              alpha: float, max_inner: int, tol: float, subspace_tries: int = 8) -> int:
     """One proximal Newton step on the working set with the block Hessian formed explicitly
     (paper §4 Newton update with the L1 prox; the "matrix" form of the block step).
 
     H = A_wsᵀ D A_ws is built once (O(n m²), BLAS); the quadratic model
     gᵀd + 1/2 dᵀH d + alpha ||x_ws + d||_1 is then minimized by coordinate descent in O(m) per
     coordinate (q = H d kept current), followed by Armijo backtracking on the true objective.
+    Once a CD epoch leaves the model's support unchanged, the model is minimized exactly on that
+    support with fixed signs (``_model_subspace_newton``, the paper's §6 "Newton on the
+    identified active set" applied to the quadratic model; at most ``subspace_tries`` times).
     Returns inner epochs run, negated when no descent step was found.
     """
     n = z.shape[0]
@@ -473,12 +551,29 @@ def prox_newton_logistic_gram(dense: bool, A: np.ndarray, indptr: np.ndarray, in
             B[i, jj] = Aw[i, jj] * sD[i]
     H = B.T @ B
     g = Aw.T @ u
+    return prox_newton_model_step(H, g, Aw, y, x, z, ws, alpha, max_inner, tol, subspace_tries)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def prox_newton_model_step(H: np.ndarray, g: np.ndarray, Aw: np.ndarray, y: np.ndarray, x: np.ndarray,
+                           z: np.ndarray, ws: np.ndarray, alpha: float, max_inner: int, tol: float,
+                           subspace_tries: int) -> int:
+    """Minimize the prox-Newton model gᵀd + 1/2 dᵀH d + alpha ||x_ws + d||_1 (H the block Hessian,
+    g the block gradient, Aw the block's columns) by coordinate descent with exact subspace
+    Newton steps on a settled support, then Armijo backtracking on the true L1-logistic
+    objective along d; updates x and z = A x in place. Returns inner epochs, negated when no
+    descent step was found."""
+    n = z.shape[0]
+    m = ws.shape[0]
+    inv_n = 1.0 / n
     d = np.zeros(m)
     q = np.zeros(m)
     ep = 0
+    tries = 0
     for _ in range(max_inner):
         ep += 1
         worst = 0.0
+        flips = 0
         for jj in range(m):
             h = H[jj, jj]
             if h <= 0.0:
@@ -487,13 +582,18 @@ def prox_newton_logistic_gram(dense: bool, A: np.ndarray, indptr: np.ndarray, in
             new = _soft(cur - (g[jj] + q[jj]) / h, alpha / h)
             delta = new - cur
             if delta != 0.0:
+                if (cur == 0.0) != (new == 0.0):
+                    flips += 1
                 d[jj] += delta
                 for ll in range(m):
-                    q[ll] += delta * H[ll, jj]
+                    q[ll] += delta * H[jj, ll]  # H symmetric: contiguous row
                 if abs(delta) * h > worst:
                     worst = abs(delta) * h
         if worst <= tol:
             break
+        if flips == 0 and ep >= 2 and tries < subspace_tries:
+            tries += 1
+            _model_subspace_newton(H, g, q, d, x, ws, alpha)
     v = Aw @ d
     f0 = 0.0
     for i in range(n):

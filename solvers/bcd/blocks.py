@@ -43,7 +43,7 @@ PARTITIONS = ("fixed", "sorted", "random", "variable")
 def solve_bcd(problem: Any, ctx: SolveContext, tol: float | None = None, max_iter: int | None = None,
               rule: str | None = None, update: str | None = None, block_size: int | None = None,
               max_epochs: int = 10_000, ws_start: int = 50, partition: str | None = None,
-              newton_gram_max: int = 2000) -> Result:
+              newton_gram_max: int = 2000, ws_grow: float | None = None) -> Result:
     """Dispatch on the problem type; ``None`` options take each family's default."""
     if isinstance(problem, (Lasso, L1LogisticRegression)):
         from .greedy_cd import solve_l1_cd
@@ -52,7 +52,8 @@ def solve_bcd(problem: Any, ctx: SolveContext, tol: float | None = None, max_ite
             raise ValueError("L1 problems use the proximal gradient update; update must be 'gradient'")
         return solve_l1_cd(problem, ctx, tol=1e-8 if tol is None else tol,
                            max_iter=1000 if max_iter is None else max_iter, max_epochs=max_epochs,
-                           ws_start=ws_start, rule=rule or "gs", newton_gram_max=newton_gram_max)
+                           ws_start=ws_start, rule=rule or "gs", newton_gram_max=newton_gram_max,
+                           ws_grow=ws_grow)
     if isinstance(problem, LabelPropagation):
         return solve_label_propagation(problem, ctx, tol=1e-8 if tol is None else tol,
                                        max_iter=100_000 if max_iter is None else max_iter,

@@ -30,6 +30,7 @@ from ._cd_kernels import (
     lasso_inner,
     prox_newton_logistic,
     prox_newton_logistic_gram,
+    prox_newton_model_step,
 )
 
 
@@ -81,6 +82,24 @@ def _violation(grad: np.ndarray, x: np.ndarray, alpha: float) -> np.ndarray:
     return np.where(x != 0, np.abs(grad + alpha * np.sign(x)), np.maximum(np.abs(grad) - alpha, 0.0))
 
 
+def _block_model(A: Any, sparse: bool, ws: np.ndarray, y: np.ndarray,
+                 z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Block Hessian H = A_wsᵀ D A_ws (formed in float32), block gradient g = A_wsᵀ u of the
+    L1-logistic datafit (u = dloss/dz, D = loss''; paper §4 Newton update) and the block's dense
+    columns."""
+    n = z.shape[0]
+    s = expit(-y * z)
+    u = -y * s / n
+    sd = np.sqrt(np.maximum(s * (1.0 - s), 1e-12) / n)
+    Aw = A[:, ws].toarray() if sparse else np.take(A, ws, axis=1)
+    Aw = np.ascontiguousarray(Aw)
+    # the Hessian only shapes the Newton direction (the gradient stays float64 and the Armijo test
+    # uses the true objective), so single precision halves the dominant O(n m^2) cost
+    B = (Aw * sd[:, None]).astype(np.float32)
+    H = (B.T @ B).astype(np.float64)
+    return H, Aw.T @ u, Aw
+
+
 def _anderson_step(snaps: list[np.ndarray], A_ws: Any, y: np.ndarray, x: np.ndarray, z: np.ndarray,
                    ws: np.ndarray, alpha: float, kind: int) -> None:
     """Anderson extrapolation of the last CD iterates on the working set, kept only if it lowers
@@ -108,7 +127,8 @@ def _anderson_step(snaps: list[np.ndarray], A_ws: Any, y: np.ndarray, x: np.ndar
 
 def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: float = 1e-8,
                 max_iter: int = 1000, max_epochs: int = 10_000, ws_start: int = 10,
-                rule: str = "gs", anderson: bool = True, newton_gram_max: int = 2000) -> Result:
+                rule: str = "gs", anderson: bool = True, newton_gram_max: int = 2000,
+                ws_grow: float | None = None) -> Result:
     """Working-set prox-CD; ``tol`` is on the relative duality gap (P - D) / max(|P|, eps)."""
     if rule not in ("gs", "cyclic"):
         raise ValueError(f"rule must be 'gs' or 'cyclic' for L1 problems, got {rule!r}")
@@ -117,6 +137,10 @@ def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: f
     if int(max_iter) < 1 or int(max_epochs) < 1 or int(ws_start) < 1:
         raise ValueError("max_iter, max_epochs and ws_start must be positive integers")
     kind = 0 if isinstance(problem, Lasso) else 1
+    if ws_grow is None:
+        ws_grow = 2.0
+    if not ws_grow >= 1.0:
+        raise ValueError(f"ws_grow must be >= 1 (working set = ws_grow x support), got {ws_grow!r}")
     A = problem.A
     y = np.ascontiguousarray(problem.b if kind == 0 else problem.y, dtype=np.float64)
     n, p = A.shape
@@ -168,7 +192,7 @@ def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: f
             if rule == "gs":
                 # gradient, gap and GS-s working set in one numba pass (paper §2, §6)
                 primal, gap, vmax, ws = l1_gap_and_ws(not sparse, Ad, indptr, indices, data, y, x, z,
-                                                      alpha, kind, int(ws_start))
+                                                      alpha, kind, int(ws_start), float(ws_grow))
             else:
                 grad, primal, gap = _grad_and_gap(kind, A, z, y, x, alpha)
             ctx.record(primal, extra={"gap": gap}, iteration=it)
@@ -192,7 +216,12 @@ def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: f
             if kind == 1 and rule == "gs":
                 ws_size = ws.size
                 pn_tol = max(0.03 * inner_tol, 1e-3 * tol * max(abs(primal), 1e-300))
-                if ws.size <= newton_gram_max:  # explicit block Hessian (O(n m^2)) while it is cheaper
+                if ws.size <= newton_gram_max and n * ws.size * ws.size > 4_000_000:
+                    # large block: the Gram AᵀDA by numpy's symmetric rank-k BLAS call (syrk, half the
+                    # flops of the general product numba would call), then the model solve in numba
+                    ep = prox_newton_model_step(*_block_model(A, sparse, ws, y, z), y, x, z, ws, alpha, 200,
+                                                pn_tol, 8)
+                elif ws.size <= newton_gram_max:  # explicit block Hessian (O(n m^2)) while it is cheaper
                     ep = prox_newton_logistic_gram(not sparse, Ad, indptr, indices, data, y, x, z, ws, alpha,
                                                    200, pn_tol)
                 else:
