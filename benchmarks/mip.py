@@ -15,7 +15,8 @@ by a longer SCIP reference run with ``--reference-time``).
     python3 -m benchmarks.mip --protocol quick30     # the record run: 30 s, seed 0, all instances
     python3 -m benchmarks.mip                        # the full protocol (hours on a 2-core machine)
 
-Outputs in --out: mip.csv / mip.json / mip.md (per run rows, the table), anytime_gap.png (primal
+Outputs in --out: mip.csv / mip.json / mip.md (per run rows, the table), runs.json (incumbent
+traces and solver statistics per run), anytime_gap.png (primal
 gap of the incumbent against time, one panel per instance, first seed) and primal_integral.png.
 """
 
@@ -28,6 +29,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
+import json  # noqa: E402
 import math  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -128,9 +130,11 @@ def run_optbox(method: str, problem: Any, limit: float, seed: int) -> dict[str, 
     res = solve(problem, method=method, time_limit=limit, seed=seed)
     wall = time.perf_counter() - start
     feasible = res.solution is not None and problem.is_feasible(res.solution)
+    stats = {k: v for k, v in (res.stats or {}).items() if k != "iteration_log"}
+    log = (res.stats or {}).get("iteration_log", [])
     return {"objective": res.objective if feasible else None, "wall": wall, "status": str(res.status),
             "history": [(t, v) for t, v, _ in res.history], "iterations": res.iterations,
-            "feasible": feasible}
+            "feasible": feasible, "stats": stats, "iteration_log": log}
 
 
 def run_balans_pkg(problem: Any, path: Path, limit: float, seed: int) -> dict[str, Any] | None:
@@ -188,8 +192,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="extra SCIP run (seconds) for the best known value of generated instances")
     parser.add_argument("--best-known", default="",
                         help="name=value,... best values known from other runs (generated instances)")
+    parser.add_argument("--merge", default="",
+                        help="comma list of output folders: one table from their runs.json (no runs)")
     args = parser.parse_args(argv)
     overrides = {k: float(v) for k, v in (item.split("=", 1) for item in args.best_known.split(",") if item)}
+    if args.merge:
+        return merge([Path(d) for d in args.merge.split(",") if d], Path(args.out), overrides)
     protocol = args.protocol or ("quick" if args.quick else "full")
     p_time, p_seeds, p_gen, p_only, p_solvers = PROTOCOLS[protocol]
     limit = args.time or p_time
@@ -204,9 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     only = [s for s in args.instances.split(",") if s] or p_only
     instances = load_instances(gen_seeds <= 1, gen_seeds, only)
     notes: list[str] = []
-    rows: list[dict[str, Any]] = []
-    curves: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
-    from benchmarks._report import plot_panels, progress, write_tables
+    details: list[dict[str, Any]] = []  # per run: incumbent trace and solver stats (runs.json)
+    from benchmarks._report import progress
 
     for name, problem, best, path in progress(instances, "mip instances"):
         runs: dict[tuple[str, int], dict[str, Any]] = {}
@@ -235,30 +242,71 @@ def main(argv: list[str] | None = None) -> int:
             ref = run_optbox("scip", problem, args.reference_time, 0)
             if ref["objective"] is not None:
                 runs["reference", 0] = {**ref, "final": ref["objective"], "history": []}
-        known = best
-        if known is None:  # generated: the best of this run's finals and any value given
-            finals = [r["final"] for r in runs.values() if r.get("final") is not None]
-            finals += [overrides[name]] if name in overrides else []
-            known = (max(finals) if problem.maximize else min(finals)) if finals else float("nan")
         for (solver, seed), r in runs.items():
-            if solver == "reference":
+            details.append({"instance": name, "solver": solver, "seed": seed, "maximize": problem.maximize,
+                            "time_limit": limit, "optimum": best, "history": r["history"],
+                            "final": r["final"], "wall": r["wall"], "iterations": r["iterations"],
+                            "status": r["status"], "stats": r.get("stats", {}),
+                            "iteration_log": r.get("iteration_log", [])})
+    header = f"Protocol {protocol}: {limit:g} s per run, seeds {seeds}.\n\n"
+    (out / "runs.json").write_text(json.dumps(details, default=str) + "\n")
+    _report(details, out, header, solvers, overrides, notes)
+    return 0
+
+
+def merge(dirs: list[Path], out: Path, overrides: dict[str, float]) -> int:
+    """One table from the ``runs.json`` of several runs (split by instances, seeds or solvers):
+    the best known value of a generated instance is then the best final value over all of them."""
+    details: list[dict[str, Any]] = []
+    for d in dirs:
+        details += json.loads((d / "runs.json").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    solvers = [s for s in SOLVERS if any(r["solver"] == s for r in details)]
+    limits = sorted({float(r["time_limit"]) for r in details})
+    seeds = sorted({int(r["seed"]) for r in details if r["solver"] != "reference"})
+    header = (f"Merged from {', '.join(str(d) for d in dirs)}: "
+              f"{'/'.join(f'{t:g}' for t in limits)} s per run, seeds {seeds}.\n\n")
+    _report(details, out, header, solvers, overrides, [])
+    return 0
+
+
+def _report(details: list[dict[str, Any]], out: Path, header: str, solvers: list[str],
+            overrides: dict[str, float], notes: list[str]) -> None:
+    """Per-run rows, the table, the anytime-gap panels (first seed) and the integral bars."""
+    from benchmarks._report import plot_panels, write_tables
+
+    rows: list[dict[str, Any]] = []
+    curves: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
+    seeds = sorted({int(r["seed"]) for r in details if r["solver"] != "reference"})
+    limit = max(float(r["time_limit"]) for r in details)
+    for name in dict.fromkeys(r["instance"] for r in details):
+        runs = [r for r in details if r["instance"] == name]
+        maximize, best = bool(runs[0]["maximize"]), runs[0]["optimum"]
+        known = best
+        if known is None:  # generated: the best final value of all runs and any value given
+            finals = [r["final"] for r in runs if r.get("final") is not None]
+            finals += [overrides[name]] if name in overrides else []
+            known = (max(finals) if maximize else min(finals)) if finals else float("nan")
+        for r in runs:
+            if r["solver"] == "reference":
                 continue
-            if seed == seeds[0]:
+            horizon = float(r["time_limit"])
+            history = [(float(t), float(v)) for t, v in r["history"]]
+            if int(r["seed"]) == seeds[0]:
                 xs, ys = [0.0], [1.0]
-                for t, v in r["history"]:
+                for t, v in history:
                     xs.append(t)
                     ys.append(primal_gap(v, known))
-                xs.append(limit)
+                xs.append(horizon)
                 ys.append(ys[-1])
-                curves.setdefault(name, {})[solver] = (xs, ys)
-            rows.append({"instance": name, "solver": solver, "seed": seed, "best_known": known,
+                curves.setdefault(name, {})[r["solver"]] = (xs, ys)
+            rows.append({"instance": name, "solver": r["solver"], "seed": r["seed"], "best_known": known,
                          "best_known_source": "solutions.txt" if best is not None else "best run",
                          "objective": r["final"], "primal_gap": primal_gap(r["final"], known),
-                         "primal_integral": primal_integral(r["history"], known, limit),
+                         "primal_integral": primal_integral(history, known, horizon),
                          "wall": r["wall"], "iterations": r["iterations"], "status": r["status"],
-                         "first_solution_time": r["history"][0][0] if r["history"] else None})
-    table = (f"Protocol {protocol}: {limit:g} s per run, seeds {seeds}.\n\n"
-             + _table(rows, solvers, limit, seeds))
+                         "first_solution_time": history[0][0] if history else None})
+    table = header + _table(rows, solvers, limit, seeds)
     if notes:
         table += "\n" + "\n".join(f"- {n}" for n in dict.fromkeys(notes)) + "\n"
     write_tables(out, "mip", rows, table)
@@ -267,7 +315,6 @@ def main(argv: list[str] | None = None) -> int:
         plot_panels(out / "anytime_gap.png", curves, "seconds", f"primal gap (seed {seeds[0]})",
                     logy=False, steps=True)
     _plot(rows, solvers, out)
-    return 0
 
 
 def _table(rows: list[dict[str, Any]], solvers: list[str], limit: float, seeds: list[int]) -> str:
