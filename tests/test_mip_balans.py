@@ -17,7 +17,7 @@ from problems.mip_generators import (
     set_cover,
 )
 from solvers import Status, solve
-from solvers.mip.balans import ALL_OPERATORS
+from solvers.mip.balans import ALL_OPERATORS, DEFAULT_SCORES, _NativeBandit
 
 pytest.importorskip("mabwiser")
 
@@ -248,6 +248,7 @@ def test_malformed_files_give_clear_errors(tmp_path) -> None:
     ({"sub_time_limit": -1}, "sub_time_limit"), ({"sub_settings": "turbo"}, "sub_settings"),
     ({"first_solution": "lp"}, "first_solution"), ({"max_iterations": -2}, "max_iterations"),
     ({"scip_stall": 0}, "scip_stall"), ({"lns_stall": -1.0}, "lns_stall"),
+    ({"bandit_cost": "yes"}, "bandit_cost"),
 ])
 def test_bad_options_raise_value_error(options: dict, match: str) -> None:
     problem, _ = _knapsack(n=6)
@@ -335,3 +336,33 @@ def test_without_time_limit_the_scip_lns_hand_over_does_not_depend_on_the_clock(
     assert [v for _, v, _ in runs[0].history] == [v for _, v, _ in runs[1].history]
     assert runs[0].stats["operator_counts"] == runs[1].stats["operator_counts"]
     assert runs[0].stats["scip_slices"] == runs[1].stats["scip_slices"] >= 1
+
+
+@pytest.mark.parametrize("policy", ["thompson", "epsilon_greedy", "softmax"])
+def test_cost_aware_bandit_prefers_the_arm_that_improves_as_often_in_less_time(policy: str) -> None:
+    # Two arms that improve on every second pull; "slow" costs 1 s a pull, "fast" 0.05 s. Per
+    # iteration they are equal, per second "fast" is 20x better: the cost-aware bandit must pull it
+    # most of the time; the plain Thompson / softmax about as often as "slow" (plain ε-greedy locks
+    # onto whichever arm leads early, either one).
+    def pulls(cost_prior: float | None) -> int:
+        bandit = _NativeBandit(["slow", "fast"], policy, 0.1, 2.0, DEFAULT_SCORES, seed=3,
+                               cost_prior=cost_prior)
+        count = {"slow": 0, "fast": 0}
+        for _ in range(400):
+            arm = bandit.select()
+            count[arm] += 1
+            reward = DEFAULT_SCORES[0] if count[arm] % 2 else DEFAULT_SCORES[3]
+            bandit.update(arm, reward, 1.0 if arm == "slow" else 0.05)
+        return count["fast"]
+
+    assert pulls(0.5) >= 0.8 * 400
+    if policy != "epsilon_greedy":
+        assert 0.25 * 400 <= pulls(None) <= 0.75 * 400
+
+
+def test_cost_aware_balans_stays_feasible_and_finds_the_optimum() -> None:
+    problem, best = _knapsack(seed=4)
+    res = solve(problem, method="balans", time_limit=3.0, seed=2, bandit_cost=True,
+                first_solution="root")
+    assert res.solution is not None and _scip_feasible(problem, res.solution)
+    assert res.objective == pytest.approx(best)

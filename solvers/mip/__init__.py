@@ -20,7 +20,7 @@ METHODS = [
                  "epsilon": 0.15, "tau": 2.0, "scores": (8.0, 4.0, 2.0, 1.0), "sub_time_limit": None,
                  "sub_settings": "fast",
                  "lp_time_fraction": 0.2, "first_solution": "scip", "scip_stall": None, "lns_stall": None,
-                 "bandit_backend": "native",
+                 "bandit_backend": "native", "bandit_cost": False,
                  "root_time_fraction": 0.1, "temperature": 0.05, "max_iterations": None, "threads": 1},
         description="Balans: bandit-selected adaptive LNS over SCIP (Cai, Kadioglu, Dilkina 2024)",
         randomized=True,
