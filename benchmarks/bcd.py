@@ -82,7 +82,7 @@ def cases(quick: bool) -> list[tuple[str, str, np.ndarray, np.ndarray, float]]:
     return out
 
 
-Runner = Callable[[float], np.ndarray]
+Runner = Callable[[float], Any]  # tol -> solution, or None when the run hit its time limit
 
 
 def solvers(kind: str, X: np.ndarray, y: np.ndarray, alpha: float, quick: bool = False) -> dict[str, Runner]:
@@ -213,11 +213,19 @@ def smooth_cases(quick: bool) -> list[tuple[str, Any, dict[str, Runner], Callabl
     X = X / 16.0
     out: list[tuple[str, Any, dict[str, Runner], Callable[[np.ndarray], float]]] = []
 
-    def ours(pb: Any, **opts: Any) -> Runner:
-        return lambda tol: np.asarray(solve(pb, "bcd", tol=tol, **opts).solution)
+    limit = 5.0 if quick else 60.0
+
+    def run_optbox(pb: Any, method: str) -> Runner:
+        def run(tol: float) -> np.ndarray | None:
+            res = solve(pb, method, tol=tol, time_limit=limit)
+            return None if res.status.value == "time_limit" else np.asarray(res.solution)
+        return run
+
+    def ours(pb: Any) -> Runner:
+        return run_optbox(pb, "bcd")
 
     def lbfgs(pb: Any) -> Runner:
-        return lambda tol: np.asarray(solve(pb, "lbfgs", tol=tol).solution)
+        return run_optbox(pb, "lbfgs")
 
     try:
         from sklearn.linear_model import LogisticRegression as SkLog
@@ -308,13 +316,15 @@ def smooth_fstar(pb: Any) -> float:
 def time_to_target(fn: Runner, tols: list[float], obj: Callable[[np.ndarray], float], fstar: float,
                    reps: int) -> tuple[float, float, float]:
     """(median time, relative suboptimality, tolerance) at the first ``tols`` entry whose solution
-    is within TARGET of f*; NaNs when none is."""
+    is within TARGET of f*; NaNs when none is (or when a run hit its time limit: ``fn`` -> None)."""
     for tol in tols:
         times = []
         for _ in range(reps):
             t0 = time.perf_counter()
             w = fn(tol)
             times.append(time.perf_counter() - t0)
+            if w is None:
+                return np.nan, np.nan, np.nan
         sub = (obj(w) - fstar) / abs(fstar)
         if sub <= TARGET:
             return float(np.median(times)), float(sub), tol
@@ -329,7 +339,7 @@ def run_smooth(quick: bool, reps: int) -> list[dict[str, Any]]:
             fn(1e-1)
         fstar = smooth_fstar(pb)
         if not np.isfinite(fstar):
-            fstar = min(obj(fn(1e-10)) for fn in runs.values())
+            fstar = min(obj(w) for w in (fn(1e-10) for fn in runs.values()) if w is not None)
         case_rows = []
         for sname, fn in runs.items():
             print(f"  {name}: {sname}", file=sys.stderr, flush=True)
