@@ -341,7 +341,7 @@ def l1_gap_and_ws(dense: bool, A: np.ndarray, indptr: np.ndarray, indices: np.nd
             if s > 0.0 and s < 1.0:
                 dual -= s * np.log(s) + (1.0 - s) * np.log1p(-s)
         dual /= n
-    m = min(p, max(ws_size, int(grow * nsupp)))
+    m = min(p, max(ws_size, int(grow * nsupp), nsupp + 1))  # room for at least one violator
     order = np.argsort(score)[:m]
     return primal, primal - dual, vmax, np.sort(order)
 
