@@ -359,6 +359,20 @@ def _table(rows: list[dict[str, Any]], solvers: list[str], limit: float, seeds: 
         w, t, lo = wins[p]
         lines.append(f"- balans vs {p}: wins/ties/losses on the primal integral = {w}/{t}/{lo} "
                      f"(lower on {100 * w / n:.0f} % of {n} instances; ties within 1 %)")
+        pairs = [0, 0, 0]  # the same count per (instance, seed) run pair
+        for r in rows:
+            if r["solver"] != "balans":
+                continue
+            other = [q for q in rows if q["solver"] == p and q["instance"] == r["instance"]
+                     and q["seed"] == r["seed"]]
+            if not other:
+                continue
+            a, b = r["primal_integral"], other[0]["primal_integral"]
+            k = 1 if abs(a - b) <= 0.01 * max(a, b, 1e-9) or abs(a - b) < 1e-3 else (0 if a < b else 2)
+            pairs[k] += 1
+        if sum(pairs) > n:
+            lines.append(f"  - per (instance, seed) pair: {pairs[0]}/{pairs[1]}/{pairs[2]} "
+                         f"(lower in {100 * pairs[0] / sum(pairs):.0f} % of {sum(pairs)} pairs)")
     return "\n".join(lines) + "\n"
 
 
