@@ -1,12 +1,18 @@
 """Block coordinate descent on L1 problems: optbox ``bcd`` against scikit-learn and skglm.
 
-Lasso on ``load_diabetes`` and on a correlated Gaussian design (rho = 0.5 Toeplitz-like) at
-alpha_max/10 and alpha_max/100; L1-logistic on standardized ``load_breast_cancer``. Metric: time
+Lasso on ``load_diabetes`` and on a correlated Gaussian design (rho = 0.5, 1000x5000; 500x1000
+quick) at alpha_max/10 and alpha_max/100; L1-logistic on standardized ``load_breast_cancer`` and a
+correlated 1000x2000 design (500x1000 quick) with 10 % flipped labels. Peers: scikit-learn
+(Lasso, liblinear, saga on the small design in the full run), skglm, celer. Metric: time
 to relative suboptimality (f - f*) / |f*| <= 1e-6, f* the best objective any solver reaches at
 tight tolerance. Each solver is run on a decreasing tolerance ladder; the reported time is the
 median over ``--reps`` runs at the first tolerance that reaches the target. One thread for all.
 
-Second part (the paper's figure, Nutini et al. Fig. 1-2, reduced size): suboptimality f - f*
+Second part: ridge / L2-logistic / softmax on ``load_digits`` and label propagation
+(``make_moons(2000)`` 10-NN graph, 100x100 lattice; 50x50 quick) beside scikit-learn, optbox
+``lbfgs`` and scipy ``cg`` (``smooth_cases``).
+
+Third part (the paper's figure, Nutini et al. Fig. 1-2, reduced size): suboptimality f - f*
 after 500 iterations of every selection rule x partition (fixed / variable) x update
 (gradient / matrix / Newton) on the paper's synthetic least squares and logistic data, plotted
 per iteration to ``benchmarks/figures/bcd_paper_*.png`` (the suite's suboptimality-vs-iteration
@@ -125,6 +131,18 @@ def solvers(kind: str, X: np.ndarray, y: np.ndarray, alpha: float, quick: bool =
                 alpha=alpha, fit_intercept=False, tol=tol, max_iter=1000).fit(X, y).coef_.ravel()
     except ImportError:
         print("note: skglm missing, skipped")
+    try:
+        import celer
+
+        if kind == "lasso":
+            out["celer"] = lambda tol: celer.Lasso(alpha=alpha, fit_intercept=False, tol=tol,
+                                                   max_iter=1000).fit(X, y).coef_
+        else:
+            out["celer"] = lambda tol: celer.LogisticRegression(
+                C=1.0 / (alpha * n), penalty="l1", fit_intercept=False, tol=tol,
+                max_iter=1000).fit(X, y).coef_.ravel()
+    except ImportError:
+        print("note: celer missing, skipped")
     return out
 
 
@@ -187,7 +205,9 @@ def target_reading(rows: list[dict[str, Any]]) -> str:
         sk_ok += bool(b < best_sk) if np.isfinite(best_sk) else True
         skglm_within += bool(b <= 1.5 * g) if np.isfinite(g) else True
         skglm_faster += bool(b < g) if np.isfinite(g) else True
-        lines.append(f"- {c}: best scikit-learn / bcd = {best_sk / b:.2f}, skglm / bcd = {g / b:.2f}")
+        ce = t.get("celer", np.nan)
+        lines.append(f"- {c}: best scikit-learn / bcd = {best_sk / b:.2f}, skglm / bcd = {g / b:.2f}, "
+                     f"celer / bcd = {ce / b:.2f}")
     n = len(cases_)
     lines.append(f"faster than scikit-learn: {sk_ok}/{n} cases; within 1.5x of skglm: {skglm_within}/{n}; "
                  f"faster than skglm: {skglm_faster}/{n}")
