@@ -193,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--best-known", default="",
                         help="name=value,... best values known from other runs (generated instances)")
     parser.add_argument("--merge", default="",
-                        help="comma list of output folders: one table from their runs.json (no runs)")
+                        help="comma list of output folders (DIR or DIR:solver+solver): one table "
+                             "from their runs.json, no new runs")
     args = parser.parse_args(argv)
     overrides = {k: float(v) for k, v in (item.split("=", 1) for item in args.best_known.split(",") if item)}
     if args.merge:
@@ -258,8 +259,10 @@ def merge(dirs: list[Path], out: Path, overrides: dict[str, float]) -> int:
     """One table from the ``runs.json`` of several runs (split by instances, seeds or solvers):
     the best known value of a generated instance is then the best final value over all of them."""
     details: list[dict[str, Any]] = []
-    for d in dirs:
-        details += json.loads((d / "runs.json").read_text())
+    for d in dirs:  # "DIR" or "DIR:solver+solver" (only those solvers' runs of that folder)
+        folder, _, keep = str(d).partition(":")
+        runs = json.loads((Path(folder) / "runs.json").read_text())
+        details += [r for r in runs if not keep or r["solver"] in keep.split("+")]
     out.mkdir(parents=True, exist_ok=True)
     solvers = [s for s in SOLVERS if any(r["solver"] == s for r in details)]
     limits = sorted({float(r["time_limit"]) for r in details})

@@ -63,3 +63,6 @@ def test_merge_takes_the_best_known_value_over_all_split_runs(tmp_path) -> None:
     assert rows["scip"]["primal_integral"] == pytest.approx(3.6)
     assert "balans vs scip: wins/ties/losses on the primal integral = 1/0/0" in (tmp_path / "m" / "mip.md").read_text()
     assert (tmp_path / "m" / "anytime_gap.png").exists()
+    # DIR:solver keeps only that solver's runs of the folder
+    assert main(["--merge", f"{tmp_path / 'a'}:scip,{tmp_path / 'b'}", "--out", str(tmp_path / "s")]) == 0
+    assert [r["solver"] for r in json.loads((tmp_path / "s" / "mip.json").read_text())] == ["scip"]
