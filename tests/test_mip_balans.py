@@ -248,7 +248,7 @@ def test_malformed_files_give_clear_errors(tmp_path) -> None:
     ({"sub_time_limit": -1}, "sub_time_limit"), ({"sub_settings": "turbo"}, "sub_settings"),
     ({"first_solution": "lp"}, "first_solution"), ({"max_iterations": -2}, "max_iterations"),
     ({"scip_stall": 0}, "scip_stall"), ({"lns_stall": -1.0}, "lns_stall"),
-    ({"bandit_cost": "yes"}, "bandit_cost"),
+    ({"bandit_cost": "yes"}, "bandit_cost"), ({"root_stall": -2.0}, "root_stall"),
 ])
 def test_bad_options_raise_value_error(options: dict, match: str) -> None:
     problem, _ = _knapsack(n=6)
