@@ -119,7 +119,7 @@ def test_logistic_matches_sklearn() -> None:
 @pytest.mark.parametrize("rule", ["cyclic", "random", "gs"])
 def test_label_propagation_matches_direct_solve(rule: str) -> None:
     pb = LabelPropagation.lattice(12, n_labelled=6, n_classes=2, seed=0)
-    res = solve(pb, "bcd", rule=rule, seed=0, tol=1e-10)
+    res = solve(pb, "bcd", rule=rule, seed=0, tol=1e-10, partition="red-black")
     assert res.status is Status.CONVERGED
     L = pb.laplacian()
     unl, lab = pb.unlabelled, np.flatnonzero(pb.labels >= 0)

@@ -38,6 +38,7 @@ from ..result import Result, Status
 RULES = ("cyclic", "random", "lipschitz", "gs", "gsl", "gsd", "gsq")
 UPDATES = ("gradient", "matrix", "newton")
 PARTITIONS = ("fixed", "sorted", "random", "variable")
+LP_PARTITION = "forest"  # label propagation default: forest blocks (solvers/bcd/forest.py)
 
 
 def solve_bcd(problem: Any, ctx: SolveContext, tol: float | None = None, max_iter: int | None = None,
@@ -55,6 +56,15 @@ def solve_bcd(problem: Any, ctx: SolveContext, tol: float | None = None, max_ite
                            ws_start=ws_start, rule=rule or "gs", newton_gram_max=newton_gram_max,
                            ws_grow=ws_grow)
     if isinstance(problem, LabelPropagation):
+        if partition not in (None, "forest", "red-black"):
+            raise ValueError("partition must be 'forest' or 'red-black' for label propagation, "
+                             f"got {partition!r}")
+        if (partition or LP_PARTITION) == "forest":
+            from .forest import solve_forest_bcd
+
+            return solve_forest_bcd(problem, ctx, tol=1e-8 if tol is None else tol,
+                                    max_iter=100_000 if max_iter is None else max_iter,
+                                    rule=rule or "cyclic")
         return solve_label_propagation(problem, ctx, tol=1e-8 if tol is None else tol,
                                        max_iter=100_000 if max_iter is None else max_iter,
                                        rule=rule or "cyclic")
