@@ -15,8 +15,8 @@ Second part: ridge / L2-logistic / softmax on ``load_digits`` and label propagat
 Third part (the paper's figure, Nutini et al. Fig. 1-2, reduced size): suboptimality f - f*
 after 500 iterations of every selection rule x partition (fixed / variable) x update
 (gradient / matrix / Newton) on the paper's synthetic least squares and logistic data, plotted
-per iteration to ``benchmarks/figures/bcd_paper_*.png`` (the suite's suboptimality-vs-iteration
-plot).
+per iteration to ``OUT/bcd_paper_*.png`` (the suite's suboptimality-vs-iteration plot; the
+copies in ``benchmarks/figures/`` come from ``--figures benchmarks/figures``).
 
     python -m benchmarks.bcd --quick
 """
@@ -461,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smaller designs, 3 repetitions")
     ap.add_argument("--reps", type=int, default=None, help="timed repetitions (median), default 3 quick / 5")
     ap.add_argument("--out", default="benchmarks/out/bcd")
-    ap.add_argument("--figures", default="benchmarks/figures", help="folder of the PNG plots")
+    ap.add_argument("--figures", default=None, help="folder of the PNG plots (default: --out)")
     ap.add_argument("--skip-paper", action="store_true", help="only the timing table")
     ap.add_argument("--skip-timing", action="store_true", help="no L1 timing table")
     ap.add_argument("--skip-smooth", action="store_true", help="no smooth / label-propagation table")
@@ -487,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         write_tables(out, "bcd_smooth", srows, stable)
         md.append(stable)
     if not args.skip_paper:
-        prow, ptable = paper_figure(args.quick, Path(args.figures))
+        prow, ptable = paper_figure(args.quick, Path(args.figures or args.out))
         write_tables(out, "bcd_paper", prow, ptable)
         md.append(ptable)
     print("\n\n".join(md))
