@@ -23,7 +23,8 @@ METHODS = [
                  "newton_gram_max": 2000, "ws_grow": None},
         description="block coordinate descent: greedy working-set prox-CD (L1, numba); "
                     "cyclic/random/lipschitz/gs/gsl/gsq x gradient/newton blocks (smooth); "
-                    "red-black block Gauss-Seidel (label propagation)",
+                    "forest blocks solved by message passing, or red-black block Gauss-Seidel "
+                    "(label propagation, partition='forest' | 'red-black')",
         randomized=True,
         default_rank=lambda p: 2,
     ),

@@ -9,9 +9,11 @@ Nutini, Laradji & Schmidt, "Let's Make Block Coordinate Descent Converge Faster"
   the current block Hessian and Armijo backtracking on t (eq. (17));
 - the linear predictor Z = A X is kept current by residual updates (one block update costs
   O(n |b| k)); the full gradient is only formed by greedy rules and the stopping test;
-- label propagation (§5): block Gauss-Seidel over the colour classes of a greedy colouring of
-  the unlabelled graph (red-black on a lattice): each class is an independent set, so its block
-  Hessian is diagonal and the exact block Newton step is a closed-form weighted average.
+- label propagation (§5): by default (``partition="forest"``) BCD over forest blocks solved
+  exactly by message passing (:mod:`solvers.bcd.forest`); ``partition="red-black"``: block
+  Gauss-Seidel over the colour classes of a greedy colouring of the unlabelled graph (red-black
+  on a lattice): each class is an independent set, so its block Hessian is diagonal and the
+  exact block Newton step is a closed-form weighted average.
 L1 problems go to the working-set prox-CD of :mod:`solvers.bcd.greedy_cd`.
 """
 
@@ -63,7 +65,7 @@ def solve_bcd(problem: Any, ctx: SolveContext, tol: float | None = None, max_ite
             from .forest import solve_forest_bcd
 
             return solve_forest_bcd(problem, ctx, tol=1e-8 if tol is None else tol,
-                                    max_iter=100_000 if max_iter is None else max_iter,
+                                    max_iter=1_000_000 if max_iter is None else max_iter,
                                     rule=rule or "cyclic")
         return solve_label_propagation(problem, ctx, tol=1e-8 if tol is None else tol,
                                        max_iter=100_000 if max_iter is None else max_iter,

@@ -93,34 +93,47 @@ def forest_partition(W: Any, order: np.ndarray | None = None) -> list[np.ndarray
     return [np.flatnonzero(block == k) for k in range(int(block.max()) + 1)]
 
 
-def _bfs_order(W: sp.csr_matrix) -> np.ndarray:
-    from scipy.sparse.csgraph import breadth_first_order, connected_components
+@numba.njit(cache=True)
+def _bfs_forest(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Breadth-first (order, parent, weight to parent) over every component, in linear time."""
+    n = indptr.size - 1
+    order = np.empty(n, dtype=np.int64)
+    parent = -np.ones(n, dtype=np.int64)
+    wpar = np.zeros(n)
+    seen = np.zeros(n, dtype=np.bool_)
+    tail = 0
+    for root in range(n):
+        if seen[root]:
+            continue
+        seen[root] = True
+        head = tail
+        order[tail] = root
+        tail += 1
+        while head < tail:
+            v = order[head]
+            head += 1
+            for q in range(indptr[v], indptr[v + 1]):
+                u = indices[q]
+                if not seen[u]:
+                    seen[u] = True
+                    parent[u] = v
+                    wpar[u] = data[q]
+                    order[tail] = u
+                    tail += 1
+    return order, parent, wpar
 
-    _, comp = connected_components(W, directed=False)
-    parts = [breadth_first_order(W, int(r), directed=False, return_predecessors=False)
-             for r in np.unique(comp, return_index=True)[1]]
-    return np.concatenate(parts).astype(np.int64)
+
+def _bfs_order(W: sp.csr_matrix) -> np.ndarray:
+    return _bfs_forest(W.indptr.astype(np.int64), W.indices.astype(np.int64),
+                       W.data.astype(np.float64))[0]
 
 
 def _tree_structure(W: sp.csr_matrix, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(BFS order, parent, weight to parent) of the forest induced by ``nodes`` (global ids)."""
-    from scipy.sparse.csgraph import breadth_first_order, connected_components
-
     sub = sp.csr_matrix(W[nodes][:, nodes])
-    _, comp = connected_components(sub, directed=False)
-    order_l, parent_l = [], np.full(nodes.size, -1, dtype=np.int64)
-    for r in np.unique(comp, return_index=True)[1]:
-        o, pred = breadth_first_order(sub, int(r), directed=False, return_predecessors=True)
-        order_l.append(o)
-        parent_l[o[1:]] = pred[o[1:]]
-    order = np.concatenate(order_l).astype(np.int64)
-    wpar = np.zeros(nodes.size)
-    has = np.flatnonzero(parent_l >= 0)
-    if has.size:  # weight of the edge (v, parent v), looked up in the sorted CSR keys
-        sub.sort_indices()
-        rows = np.repeat(np.arange(nodes.size, dtype=np.int64), np.diff(sub.indptr))
-        keys = rows * nodes.size + sub.indices
-        wpar[has] = sub.data[np.searchsorted(keys, has * nodes.size + parent_l[has])]
+    order, parent_l, wpar = _bfs_forest(sub.indptr.astype(np.int64), sub.indices.astype(np.int64),
+                                        sub.data.astype(np.float64))
     parent = np.where(parent_l >= 0, nodes[np.maximum(parent_l, 0)], -1)
     return nodes[order], parent[order], wpar[order]
 
