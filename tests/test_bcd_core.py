@@ -57,7 +57,7 @@ def test_l1_logistic_matches_liblinear(sparse: bool) -> None:
     assert res.status is Status.CONVERGED
     n = A.shape[0]
     ref = sk.LogisticRegression(C=1.0 / (alpha * n), l1_ratio=1.0, solver="liblinear", fit_intercept=False,
-                                tol=1e-12, max_iter=100_000).fit(A, y).coef_.ravel()
+                                tol=1e-12, max_iter=100_000, random_state=0).fit(A, y).coef_.ravel()
     assert np.max(np.abs(res.solution - ref)) < 1e-6
     gap = pb.duality_gap(res.solution)
     assert 0 <= gap <= 1e-10
