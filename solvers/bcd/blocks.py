@@ -404,10 +404,9 @@ def greedy_coloring(W: sp.csr_matrix) -> np.ndarray:
 def solve_label_propagation(problem: LabelPropagation, ctx: SolveContext, tol: float = 1e-8,
                             max_iter: int = 100_000, rule: str = "cyclic") -> Result:
     """Block Gauss-Seidel over colour classes; ``tol`` on ||∇f||_inf, checked each sweep."""
-    if rule not in ("cyclic", "random", "gs"):
-        raise ValueError(f"rule must be 'cyclic', 'random' or 'gs' for label propagation, got {rule!r}")
-    if not tol > 0:
-        raise ValueError(f"tol must be positive, got {tol!r}")
+    from .forest import check_label_propagation_options
+
+    check_label_propagation_options(rule, tol)
     W = sp.csr_matrix(problem.W)
     unl = problem.unlabelled
     Xf = problem.clamped()

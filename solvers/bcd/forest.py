@@ -252,6 +252,14 @@ def _sweep(bptr: np.ndarray, parent: np.ndarray, offdiag: np.ndarray, diag: np.n
     return gmax, xg
 
 
+def check_label_propagation_options(rule: str, tol: float) -> None:
+    """Block rule and tolerance of both label-propagation paths (forest and red-black)."""
+    if rule not in ("cyclic", "random", "gs"):
+        raise ValueError(f"rule must be 'cyclic', 'random' or 'gs' for label propagation, got {rule!r}")
+    if not tol > 0:
+        raise ValueError(f"tol must be positive, got {tol!r}")
+
+
 def solve_forest_bcd(problem: LabelPropagation, ctx: SolveContext, tol: float = 1e-8,
                      max_iter: int = 100_000, rule: str = "cyclic") -> Result:
     """BCD over forest blocks with exact message-passing block updates (paper §5).
@@ -259,10 +267,7 @@ def solve_forest_bcd(problem: LabelPropagation, ctx: SolveContext, tol: float = 
     ``rule``: 'cyclic' (blocks in turn), 'random' (uniform) or 'gs' (largest ||∇_b f||).
     ``max_iter`` counts block visits; ``tol`` is on ||∇f||_inf, checked once per sweep (one
     sweep = as many visits as blocks), where the history is also recorded."""
-    if rule not in ("cyclic", "random", "gs"):
-        raise ValueError(f"rule must be 'cyclic', 'random' or 'gs' for label propagation, got {rule!r}")
-    if not tol > 0:
-        raise ValueError(f"tol must be positive, got {tol!r}")
+    check_label_propagation_options(rule, tol)
     W = sp.csr_matrix(problem.W)
     unl = problem.unlabelled
     m = unl.size
