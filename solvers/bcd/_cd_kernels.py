@@ -205,20 +205,30 @@ def prox_newton_logistic(indptr: np.ndarray, indices: np.ndarray, data: np.ndarr
                     worst = abs(delta) * h
         if worst <= tol:
             break
-    # Armijo backtracking on F(x + t d)
+    lin = 0.0
+    for i in range(n):
+        lin += u[i] * v[i]
+    return _armijo_step(y, x, z, ws, d, v, alpha, lin, ep)
+
+
+@njit(cache=True, nogil=True)
+def _armijo_step(y: np.ndarray, x: np.ndarray, z: np.ndarray, ws: np.ndarray, d: np.ndarray,
+                 v: np.ndarray, alpha: float, lin: float, ep: int) -> int:
+    """Armijo backtracking on the true L1-logistic objective F(x + t d) along the prox-Newton
+    direction ``d`` on ``ws`` (v = A_ws d, lin = ∇fᵀd); applies the accepted step to x and
+    z = A x. Returns ``ep``, negated when no descent step was found (x, z unchanged)."""
+    n = z.shape[0]
+    m = ws.shape[0]
+    inv_n = 1.0 / n
     f0 = 0.0
     for i in range(n):
         f0 += _log1pexp(-y[i] * z[i])
     f0 *= inv_n
     l1_old = 0.0
     l1_new = 0.0
-    lin = 0.0
     for jj in range(m):
-        j = ws[jj]
-        l1_old += abs(x[j])
-        l1_new += abs(x[j] + d[jj])
-    for i in range(n):
-        lin += u[i] * v[i]
+        l1_old += abs(x[ws[jj]])
+        l1_new += abs(x[ws[jj]] + d[jj])
     decr = lin + alpha * (l1_new - l1_old)
     if decr >= 0.0:
         return -ep
@@ -563,9 +573,7 @@ def prox_newton_model_step(H: np.ndarray, g: np.ndarray, Aw: np.ndarray, y: np.n
     Newton steps on a settled support, then Armijo backtracking on the true L1-logistic
     objective along d; updates x and z = A x in place. Returns inner epochs, negated when no
     descent step was found."""
-    n = z.shape[0]
     m = ws.shape[0]
-    inv_n = 1.0 / n
     d = np.zeros(m)
     q = np.zeros(m)
     ep = 0
@@ -595,36 +603,7 @@ def prox_newton_model_step(H: np.ndarray, g: np.ndarray, Aw: np.ndarray, y: np.n
             tries += 1
             _model_subspace_newton(H, g, q, d, x, ws, alpha)
     v = Aw @ d
-    f0 = 0.0
-    for i in range(n):
-        f0 += _log1pexp(-y[i] * z[i])
-    f0 *= inv_n
-    l1_old = 0.0
-    l1_new = 0.0
     lin = 0.0
     for jj in range(m):
-        l1_old += abs(x[ws[jj]])
-        l1_new += abs(x[ws[jj]] + d[jj])
         lin += g[jj] * d[jj]
-    decr = lin + alpha * (l1_new - l1_old)
-    if decr >= 0.0:
-        return -ep
-    t = 1.0
-    for _ in range(30):
-        f1 = 0.0
-        for i in range(n):
-            f1 += _log1pexp(-y[i] * (z[i] + t * v[i]))
-        f1 *= inv_n
-        l1_t = 0.0
-        for jj in range(m):
-            l1_t += abs(x[ws[jj]] + t * d[jj])
-        if f1 + alpha * l1_t <= f0 + alpha * l1_old + 1e-4 * t * decr:
-            break
-        t *= 0.5
-    else:
-        return -ep
-    for jj in range(m):
-        x[ws[jj]] += t * d[jj]
-    for i in range(n):
-        z[i] += t * v[i]
-    return ep
+    return _armijo_step(y, x, z, ws, d, v, alpha, lin, ep)
