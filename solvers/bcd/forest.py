@@ -139,31 +139,29 @@ def _tree_structure(W: sp.csr_matrix, nodes: np.ndarray) -> tuple[np.ndarray, np
 
 
 @numba.njit(cache=True)
-def _tree_solve(order: np.ndarray, parent: np.ndarray, diag: np.ndarray, offdiag: np.ndarray,
-                rhs: np.ndarray, piv: np.ndarray, r: np.ndarray, x: np.ndarray) -> None:
-    """Message passing on one forest (paper §5): eliminate leaf-to-root (reverse BFS order)
-    pivots piv[v] and messages r[v], then back-substitute root-to-leaf. ``parent``/``offdiag``
-    are indexed by node; x[order] receives the solution."""
-    k = rhs.shape[1]
-    for v in order:
+def _tree_solve(lo: int, hi: int, parent: np.ndarray, diag: np.ndarray, offdiag: np.ndarray,
+                piv: np.ndarray, r: np.ndarray) -> None:
+    """Message passing on the forest of nodes lo..hi-1, numbered in BFS order (parent[v] < v,
+    -1 for roots) (paper §5): eliminate leaf-to-root, giving pivots piv[v] and messages r[v], then
+    back-substitute root-to-leaf. ``r`` holds the right-hand side on entry and the solution on
+    exit; the passes run over contiguous memory."""
+    k = r.shape[1]
+    for v in range(lo, hi):
         piv[v] = diag[v]
-        for c in range(k):
-            r[v, c] = rhs[v, c]
-    for i in range(order.size - 1, -1, -1):
-        v = order[i]
+    for v in range(hi - 1, lo - 1, -1):
         p = parent[v]
         if p >= 0:
             f = offdiag[v] / piv[v]
             piv[p] -= f * offdiag[v]
             for c in range(k):
                 r[p, c] -= f * r[v, c]
-    for v in order:
+    for v in range(lo, hi):
         p = parent[v]
         for c in range(k):
             s = r[v, c]
             if p >= 0:
-                s -= offdiag[v] * x[p, c]
-            x[v, c] = s / piv[v]
+                s -= offdiag[v] * r[p, c]
+            r[v, c] = s / piv[v]
 
 
 def solve_tree_system(order: np.ndarray, parent: np.ndarray, diag: np.ndarray, offdiag: np.ndarray,
@@ -190,13 +188,16 @@ def solve_tree_system(order: np.ndarray, parent: np.ndarray, diag: np.ndarray, o
     has = parent >= 0
     if np.any(parent >= n) or np.any(pos[parent[has]] >= pos[has]):
         raise ValueError("every parent must precede its children in order")
-    B = b.reshape(n, -1)
-    x = np.empty_like(B)
+    # renumber the nodes in ``order`` (parents first), as the block sweep stores them
+    new_parent = np.where(has, pos[np.maximum(parent, 0)], -1)[order]
+    r = np.ascontiguousarray(b.reshape(n, -1)[order])
     piv = np.empty(n)
     try:
-        _tree_solve(order, parent, diag, offdiag, B, piv, np.empty_like(B), x)
+        _tree_solve(0, n, new_parent, diag[order], offdiag[order], piv, r)
     except ZeroDivisionError:
         piv[:] = 0.0
+    x = np.empty_like(r)
+    x[order] = r
     if not np.all(piv > 0):  # the pivots of an SPD matrix (its LDLᵀ factor D) are positive
         raise ValueError("the tree system is singular or indefinite (a pivot <= 0): "
                          "H must be positive definite")
@@ -214,24 +215,10 @@ def _sweep(bptr: np.ndarray, parent: np.ndarray, offdiag: np.ndarray, diag: np.n
     k = X.shape[1]
     for b in blocks:
         lo, hi = bptr[b], bptr[b + 1]
-        for v in range(lo, hi):  # leaf-to-root elimination needs the pivots first
-            piv[v] = diag[v]
+        for v in range(lo, hi):
             for c in range(k):
                 r[v, c] = -G[v, c]
-        for v in range(hi - 1, lo - 1, -1):
-            p = parent[v]
-            if p >= 0:
-                f = offdiag[v] / piv[v]
-                piv[p] -= f * offdiag[v]
-                for c in range(k):
-                    r[p, c] -= f * r[v, c]
-        for v in range(lo, hi):  # root-to-leaf back-substitution; r[v] becomes d[v]
-            p = parent[v]
-            for c in range(k):
-                s = r[v, c]
-                if p >= 0:
-                    s -= offdiag[v] * r[p, c]
-                r[v, c] = s / piv[v]
+        _tree_solve(lo, hi, parent, diag, offdiag, piv, r)  # r[v] becomes d[v]
         for v in range(lo, hi):
             for c in range(k):
                 X[v, c] += r[v, c]
