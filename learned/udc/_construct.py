@@ -7,6 +7,37 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
+def _best_slot(logits, neigh, visited, cur):
+    """The neighbour slot of ``cur`` with the largest heatmap logit among unvisited k-NN
+    (-1 when all are visited) and that logit."""
+    best = -1
+    mx = -np.inf
+    for s in range(neigh.shape[1]):
+        u = neigh[cur, s]
+        if u >= 0 and not visited[u] and logits[cur, s] > mx:
+            mx = logits[cur, s]
+            best = s
+    return best, mx
+
+
+@njit(cache=True, nogil=True)
+def _nearest_unvisited(coords, visited, cur):
+    """The unvisited node closest to ``cur`` (Euclidean on ``coords``): the fallback when every
+    k-NN candidate is visited."""
+    nxt = -1
+    bd = np.inf
+    for u in range(visited.shape[0]):
+        if not visited[u]:
+            dx = coords[u, 0] - coords[cur, 0]
+            dy = coords[u, 1] - coords[cur, 1]
+            d = dx * dx + dy * dy
+            if d < bd:
+                bd = d
+                nxt = u
+    return nxt
+
+
+@njit(cache=True, nogil=True)
 def construct_tour(logits, neigh, coords, start, greedy, seed):
     """Build a tour from ``start``: at every step pick among the unvisited k-NN of the
     current node by the heatmap (argmax if ``greedy`` else softmax sample); when all of
@@ -25,13 +56,7 @@ def construct_tour(logits, neigh, coords, start, greedy, seed):
     tour[0] = cur
     probs = np.empty(k)
     for t in range(1, n):
-        best = -1
-        mx = -np.inf
-        for s in range(k):
-            u = neigh[cur, s]
-            if u >= 0 and not visited[u] and logits[cur, s] > mx:
-                mx = logits[cur, s]
-                best = s
+        best, mx = _best_slot(logits, neigh, visited, cur)
         if best >= 0 and not greedy:
             tot = 0.0
             for s in range(k):
@@ -52,16 +77,7 @@ def construct_tour(logits, neigh, coords, start, greedy, seed):
             nxt = neigh[cur, best]
             slot[t] = best
         else:
-            nxt = -1
-            bd = np.inf
-            for u in range(n):
-                if not visited[u]:
-                    dx = coords[u, 0] - coords[cur, 0]
-                    dy = coords[u, 1] - coords[cur, 1]
-                    d = dx * dx + dy * dy
-                    if d < bd:
-                        bd = d
-                        nxt = u
+            nxt = _nearest_unvisited(coords, visited, cur)
         visited[nxt] = True
         tour[t] = nxt
         cur = nxt
@@ -74,37 +90,17 @@ def construct_steps(logits, neigh, coords, start, steps, visited0):
     nodes with ``visited0`` set may not be entered (the CVRP depot kept as feature anchor).
     Used when the heatmap is recomputed every ``steps`` steps on the unvisited nodes (UDC §4.1).
     Returns the visited nodes after ``start`` (local indices)."""
-    n, k = neigh.shape
     visited = visited0.copy()
     visited[start] = True
-    free = 0
-    for u in range(n):
-        if not visited[u]:
-            free += 1
-    m = min(steps, free)
+    m = min(steps, int((~visited).sum()))
     out = np.empty(m, dtype=np.int64)
     cur = start
     for t in range(m):
-        best = -1
-        mx = -np.inf
-        for s in range(k):
-            u = neigh[cur, s]
-            if u >= 0 and not visited[u] and logits[cur, s] > mx:
-                mx = logits[cur, s]
-                best = s
+        best, _ = _best_slot(logits, neigh, visited, cur)
         if best >= 0:
             nxt = neigh[cur, best]
         else:
-            nxt = -1
-            bd = np.inf
-            for u in range(n):
-                if not visited[u]:
-                    dx = coords[u, 0] - coords[cur, 0]
-                    dy = coords[u, 1] - coords[cur, 1]
-                    d = dx * dx + dy * dy
-                    if d < bd:
-                        bd = d
-                        nxt = u
+            nxt = _nearest_unvisited(coords, visited, cur)
         visited[nxt] = True
         out[t] = nxt
         cur = nxt
