@@ -16,14 +16,6 @@ INSTANCES = ROOT / "instances"
 BENCHDATA = ROOT.parent / "shared" / "benchdata"
 
 
-def warm_up(problem, method: str | None = None, limit: float = 1.0) -> None:
-    """Compile every kernel ``method`` reaches on ``problem`` before a timed test (a fresh install
-    compiles numba kernels on first use, stage by stage, and a compile cannot be interrupted)."""
-    from solvers.warmup import warm_up as solve_until_warm
-
-    solve_until_warm(problem, method, limit)
-
-
 @pytest.fixture(scope="session")
 def instances_dir() -> Path:
     return INSTANCES

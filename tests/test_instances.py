@@ -8,8 +8,9 @@ import pytest
 from problems import CVRP, MIP, TSP, DAGLearning, LinearSystem, read_instance
 from problems.dag_simulation import structural_hamming_distance
 from solvers import Status, solve
+from solvers.warmup import warm_up
 
-from .conftest import INSTANCES, warm_up
+from .conftest import INSTANCES
 
 #: heuristic routing methods must come within this factor of the optimum / best known
 ROUTING_FACTOR = 1.10

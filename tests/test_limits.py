@@ -29,8 +29,7 @@ from problems import (
 )
 from solvers import Status, solve
 from solvers.registry import registry
-
-from .conftest import warm_up
+from solvers.warmup import warm_up
 
 LIMIT = 1.0
 #: methods that run to completion by design (one sparse factorization, no loop to stop).
