@@ -25,17 +25,24 @@ def smooth_value_grad(problem: Any) -> tuple[Any, tuple[int, ...]]:
     A = getattr(problem, "A", None)
     if isinstance(problem, LabelPropagation):
         L = problem.laplacian()
-        Y = problem.clamped()
+        known = problem.labels >= 0
         unl = problem.unlabelled
-        L_uu = L[unl][:, unl]
-        L_ul = L[unl][:, np.flatnonzero(problem.labels >= 0)]
-        Y_l = Y[problem.labels >= 0]
+        L_u = L[unl]
+        L_uu = L_u[:, unl]
+        Y_l = problem.clamped()[known]
+        B = L_u[:, np.flatnonzero(known)] @ Y_l  # coupling of the free rows to the clamped ones
+        L_ll = L[np.flatnonzero(known)][:, np.flatnonzero(known)]
+        const = 0.5 * float(np.sum(Y_l * (L_ll @ Y_l)))
         shape = (unl.size, problem.n_classes)
 
         def fg_lp(x: np.ndarray) -> tuple[float, np.ndarray]:
+            # f = 1/2 <X, L_uu X> + <X, L_ul Y_l> + 1/2 <Y_l, L_ll Y_l> + reg/2 ||X||^2, the
+            # problem's objective with the labelled rows clamped, without rebuilding L per call
             X = x.reshape(shape)
-            G = L_uu @ X + L_ul @ Y_l + problem.reg * X
-            return problem.objective(_lp_full(problem, X)), G.ravel()
+            LX = L_uu @ X
+            G = LX + B + problem.reg * X
+            f = 0.5 * float(np.sum(X * (LX + 2.0 * B + problem.reg * X))) + const
+            return f, G.ravel()
 
         return fg_lp, shape
     if isinstance(problem, SoftmaxRegression):
@@ -70,6 +77,10 @@ def smooth_value_grad(problem: Any) -> tuple[Any, tuple[int, ...]]:
     return fg_ls, (A.shape[1],)
 
 
+class _Deadline(Exception):
+    """Raised inside an objective evaluation once the time limit has passed."""
+
+
 def _lp_full(problem: LabelPropagation, X_unl: np.ndarray) -> np.ndarray:
     X = problem.clamped()
     X[problem.unlabelled] = X_unl
@@ -91,23 +102,37 @@ def solve_lbfgs(problem: Any, ctx: SolveContext, tol: float = 1e-8, max_iter: in
     else:
         fun, z0, bounds = fg, np.zeros(size), None
     it = [0]
+    best: dict[str, Any] = {"f": np.inf, "z": z0}
+
+    def guarded(z: np.ndarray) -> tuple[float, np.ndarray]:
+        # the deadline is checked per evaluation, not only per iteration: on ~1e6 variables
+        # one L-BFGS-B iteration with its line search takes longer than the limit's slack
+        if np.isfinite(best["f"]) and ctx.should_stop():
+            raise _Deadline
+        f, g = fun(z)
+        if f < best["f"]:
+            best["f"], best["z"] = f, z.copy()
+        return f, g
 
     def cb(zk: np.ndarray) -> None:
         it[0] += 1
-        ctx.record(fun(zk)[0], iteration=it[0])
+        ctx.record(best["f"], iteration=it[0])
         if ctx.should_stop():
             raise StopIteration
 
-    res = minimize(fun, z0, jac=True, method="L-BFGS-B", bounds=bounds, callback=cb,
-                   options={"maxiter": int(max_iter), "gtol": tol, "ftol": 1e-15})
-    z = res.x
+    try:
+        res = minimize(guarded, z0, jac=True, method="L-BFGS-B", bounds=bounds, callback=cb,
+                       options={"maxiter": int(max_iter), "gtol": tol, "ftol": 1e-15})
+        z, nit, success, message, code = res.x, int(res.nit), bool(res.success), str(res.message), res.status
+    except _Deadline:
+        z, nit, success, message, code = best["z"], it[0], False, "time limit", 99
     x = (z[:size] - z[size:]) if alpha is not None else z
     X = x.reshape(shape)
     if isinstance(problem, LabelPropagation):
         X = _lp_full(problem, X)
-    status = ctx.stop_status(Status.CONVERGED if res.success else Status.ITERATION_LIMIT)
-    if res.status == 99:  # stopped by our callback
+    status = ctx.stop_status(Status.CONVERGED if success else Status.ITERATION_LIMIT)
+    if code == 99:  # stopped by our callback or the deadline
         status = ctx.stop_status(Status.ITERATION_LIMIT)
     return ctx.result(solution=X if len(shape) > 1 or isinstance(problem, LabelPropagation) else x,
-                      objective=problem.objective(X), status=status, iterations=int(res.nit),
-                      message="" if res.success else str(res.message))
+                      objective=problem.objective(X), status=status, iterations=nit,
+                      message="" if success else message)
