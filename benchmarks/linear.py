@@ -182,7 +182,9 @@ def markdown(rows: list[dict], methods: list[str]) -> str:
                 cells.append("–")
             else:
                 flag = "" if r["status"] == "converged" else f" ({r['status']})"
-                detail = f" [setup {r['setup_s']:.2f} + net {r['network_s']:.2f}]" if m == "dcdm" else ""
+                per = 1e3 * r["network_s"] / max(r["iterations"], 1)
+                detail = (f" [setup {r['setup_s']:.2f} + net {r['network_s']:.2f} = {per:.1f} ms/it]"
+                          if m == "dcdm" else "")
                 cells.append(f"{r['iterations']} / {r['total_s']:.2f}{detail}{flag}")
 
         def ratio(a: str, b: str, field: str, sel: dict = sel) -> str:

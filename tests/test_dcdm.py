@@ -117,7 +117,7 @@ def test_training_a_few_steps_lowers_the_loss(tmp_path):
 
     args = train.parse_args(["--dim", "2", "--sizes", "16", "--steps", "40", "--reuse", "40",
                              "--geoms", "2", "--per-geom", "2", "--seed", "1", "--quiet",
-                             "--init", "random", "--val-every", "0", "--lr", "2e-3",
+                             "--init", "random", "--val-every", "0", "--lr", "5e-3",
                              "--out", str(tmp_path / "w.pt")])
     loss = train.train(args)["loss"]
     assert len(loss) == 40
@@ -167,13 +167,14 @@ def test_energy_loss_matches_the_a_norm_error_of_one_line_search_step():
     assert got < 1e-12
 
 
-def test_bpx_initialization_is_already_a_multilevel_preconditioner(tmp_path):
-    """The analytic starting point of training (SPDNet.init_bpx): far fewer iterations than CG
+@pytest.mark.parametrize("arch", ["lite", "spd"])
+def test_bpx_initialization_is_already_a_multilevel_preconditioner(tmp_path, arch):
+    """The analytic starting point of training (init_bpx): far fewer iterations than CG
     at 64², and fewer than IC(0)-PCG."""
     from learned.dcdm.model import build_model, save_model
 
     path = tmp_path / "bpx.pt"
-    save_model(build_model("spd", dim=2, c0=8, c1=16).init_bpx(), str(path))
+    save_model(build_model(arch, dim=2, c0=8, c1=16).init_bpx(), str(path))
     p = obstacle_problem(64, seed=5)
     dcdm = solve(p, "dcdm", weights=str(path), device="cpu")
     cg, ic = solve(p, "cg"), solve(p, "pcg-ic")
@@ -192,9 +193,86 @@ def test_training_keeps_the_best_validated_weights(tmp_path):
     ckpt = torch.load(str(tmp_path / "w.pt"), weights_only=True)
     from learned.dcdm.model import build_model
 
-    start = build_model("spd", dim=2, c0=8, c1=16).init_bpx()
+    start = build_model("lite", dim=2, c0=8, c1=16, thin=3).init_bpx(seed=2)
     init_its = train.validation_iterations(start, train.validation_problems(2, 24, 2), "cpu")
     assert ckpt["meta"]["val_iterations"] == hist["best"][0] <= init_its
     model = build_model(**ckpt["config"])
     model.load_state_dict(ckpt["state_dict"])
     assert train.validation_iterations(model, train.validation_problems(2, 24, 2), "cpu") == hist["best"][0]
+
+
+def _random_masked(shape, rng, dtype=None):
+    mask = torch.from_numpy((rng.random(shape) > 0.2).astype(np.float32))[None, None]
+    x, y = (torch.from_numpy(rng.standard_normal(shape).astype(np.float32))[None, None] * mask
+            for _ in range(2))
+    return mask, x, y
+
+
+@pytest.mark.parametrize("shape", [(200, 200), (50, 37), (12, 12, 9)])
+def test_lite_network_is_spd_and_its_fast_path_matches_autograd(shape):
+    """LiteSPDNet, f = Σ w_ℓ G_ℓᵀ G_ℓ with Gᵀ written out: ⟨x, f(y)⟩ = ⟨f(x), y⟩ and
+    ⟨x, f(x)⟩ > 0 on random masked inputs (random weights, not the BPX start), on grids that
+    take the nine-axpy stencil (≥ 32,768 cells), odd sizes (padded pooling) and 3-D; the
+    inference path (cached kernels, stencils) equals the differentiable training path."""
+    from learned.dcdm.model import build_model
+
+    rng = np.random.default_rng(len(shape) + shape[0])
+    model = build_model("lite", dim=len(shape), c0=8, c1=16, thin=2)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(0.5 * torch.randn_like(p))
+        model.log_scale.zero_()
+        model.log_slope.fill_(0.3)
+    mask, x, y = _random_masked(shape, rng)
+    with torch.inference_mode():
+        gates = model.gates(mask)
+        fx, fy = model.apply(x, gates), model.apply(y, gates)
+    with torch.enable_grad():
+        fx_train = model.apply(x, model.gates(mask)).detach()
+    scale = float((fx * x).sum())
+    assert scale > 0 and float((fy * y).sum()) > 0
+    assert float((fx * y).sum()) == pytest.approx(float((fy * x).sum()), rel=1e-4, abs=1e-5 * scale)
+    np.testing.assert_allclose(fx.numpy(), fx_train.numpy(), rtol=1e-4, atol=1e-5 * float(fx.abs().max()))
+    assert float(fx[mask == 0].abs().max()) == 0.0  # nothing leaks into solid cells
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (9, 7), (5, 6, 7)])
+def test_pooling_adjoint_is_exact(shape):
+    from learned.dcdm.model import _pool_adjoint, _pool_even
+
+    rng = np.random.default_rng(3)
+    x = torch.from_numpy(rng.standard_normal(shape))[None, None]
+    px = _pool_even(x)
+    y = torch.from_numpy(rng.standard_normal(px.shape[2:]))[None, None]
+    assert float((px * y).sum()) == pytest.approx(float((x * _pool_adjoint(y, shape)).sum()), rel=1e-12)
+
+
+def test_lite_inference_cache_follows_weight_changes():
+    """The cached kernels are keyed on the parameters' versions: loading other weights after an
+    application changes the next result (no stale cache)."""
+    from learned.dcdm.model import build_model
+
+    rng = np.random.default_rng(5)
+    mask, x, _ = _random_masked((24, 24), rng)
+    a = build_model("lite", dim=2).init_bpx().eval()
+    b = build_model("lite", dim=2).init_bpx(noise=0.3, seed=9).eval()
+    with torch.inference_mode():
+        before = a.apply(x, a.gates(mask))
+        want = b.apply(x, b.gates(mask))
+    a.load_state_dict(b.state_dict())
+    with torch.inference_mode():
+        after = a.apply(x, a.gates(mask))
+    assert not torch.allclose(before, want)
+    torch.testing.assert_close(after, want)
+
+
+def test_shipped_2d_network_is_the_thin_multilevel_one():
+    """The shipped 2-D model keeps one channel on its full-resolution levels (the cost driver
+    on CPU) and learned more than its BPX start: gates depend on the geometry."""
+    from learned.dcdm.model import LiteSPDNet, load_model
+
+    model = load_model(2)
+    assert isinstance(model, LiteSPDNet) and model.config["thin"] >= 2
+    assert all(c.weight.shape[:2] == (1, 1) for c in model.convs[:model.config["thin"]])
+    assert float(model.gate_out[0].weight.detach().abs().sum()) > 0

@@ -7,12 +7,12 @@ reference code, ``‖r − (qᵀr / qᵀAq) A q‖² / ‖r‖²``. Both elimina
 (``generator.py``). The residual form can exceed 1 (the energy-optimal step may grow the
 2-norm residual); in a short check here it raised the validation iteration count from the
 analytic start while the energy form lowered it.
-Training starts from the analytic additive multilevel preconditioner (``SPDNet.init_bpx``)
+Training starts from the analytic additive multilevel preconditioner (``LiteSPDNet.init_bpx``)
 and keeps the weights with the fewest DCDM iterations on fixed held-out problems
 (``--val-every``). Sizes are mixed (e.g. 32², 48², 64², 96²) so the fully convolutional
 model serves larger grids. Seeded; a progress bar; CUDA when available.
 
-    python -m learned.dcdm.train --dim 2 --minutes 13.5 --lr 1e-3 --val-every 100
+    python -m learned.dcdm.train --dim 2 --minutes 12 --lr 1e-3 --val-every 100 --val-size 128
 """
 
 from __future__ import annotations
@@ -40,19 +40,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--per-geom", type=int, default=4, help="right-hand sides per geometry")
     p.add_argument("--reuse", type=int, default=4, help="optimizer steps per generated batch")
     p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--arch", default="spd", choices=("spd", "gated", "relu"),
-                   help="spd: G^T G r with G a gated linear multilevel net (default); gated: linear "
-                   "in the residual with geometry gates; relu: plain U-net")
+    p.add_argument("--arch", default="lite", choices=("lite", "spd", "gated", "relu"),
+                   help="lite: sum_l w_l G_l^T G_l r with one-channel fine levels and channels only on "
+                   "coarse levels (default, LiteSPDNet); spd: the same form with 8 channels at full "
+                   "resolution (SPDNet); gated: linear in the residual with geometry gates; "
+                   "relu: plain U-net")
     p.add_argument("--loss", default="energy", choices=("energy", "residual"),
                    help="energy: A-norm error left by one exact line-search step (default); "
                    "residual: the paper's eq. (6), ‖r − (qᵀr/qᵀAq) A q‖² / ‖r‖²")
     p.add_argument("--c0", type=int, default=8)
     p.add_argument("--c1", type=int, default=16)
+    p.add_argument("--thin", type=int, default=3, help="lite: number of one-channel finest levels")
+    p.add_argument("--cg", type=int, default=8, help="lite: channels of the geometry (gate) path")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--init", default="bpx", help="start from these weights, or 'bpx' (spd only: "
-                   "the classical additive multilevel preconditioner, SPDNet.init_bpx) or 'random'")
+    p.add_argument("--init", default="bpx", help="start from these weights, or 'bpx' (lite / spd: "
+                   "the classical additive multilevel preconditioner, init_bpx) or 'random'")
     p.add_argument("--val-every", type=int, default=150,
                    help="steps between validations (DCDM iterations on fixed held-out problems); "
                    "the best validated weights are the ones saved; 0: no validation")
@@ -78,11 +82,15 @@ def train(args: argparse.Namespace) -> dict[str, list[float]]:
     rng = np.random.default_rng(args.seed)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     sizes = [int(s) for s in (args.sizes or _DEFAULT_SIZES[args.dim]).split(",")]
-    model = build_model(args.arch, dim=args.dim, c0=args.c0, c1=args.c1)
+    extra = {"thin": args.thin, "cg": args.cg} if args.arch == "lite" else {}
+    model = build_model(args.arch, dim=args.dim, c0=args.c0, c1=args.c1, **extra)
     if args.init == "bpx":
         if not hasattr(model, "init_bpx"):
-            raise ValueError("--init bpx needs --arch spd")
-        model.init_bpx()
+            raise ValueError("--init bpx needs --arch lite or spd")
+        if args.arch == "lite":
+            model.init_bpx(seed=args.seed)
+        else:
+            model.init_bpx()
     elif args.init and args.init != "random":  # warm start: every parameter of matching name and shape
         old = torch.load(args.init, map_location="cpu", weights_only=True)["state_dict"]
         own = model.state_dict()

@@ -53,22 +53,28 @@ def network_operator(problem: LinearSystem, weights: str | None = None, device: 
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = _model(len(grid.shape), weights, dev)
     mask_np, logk_np = grid_features(grid)
-    mask = torch.from_numpy(mask_np)[None, None].to(dev)
-    logk = torch.from_numpy(logk_np)[None, None].to(dev)
-    field = np.zeros(grid.shape, dtype=np.float32)
-    sel = grid.mask
-    gates = None
-    if hasattr(model, "gates"):  # geometry-only part computed once per solve
-        with torch.no_grad():
-            gates = model.gates(mask, logk)
+    idx = np.flatnonzero(grid.mask.ravel())  # the unknowns' cells, computed once per problem
+    field = np.zeros(int(np.prod(grid.shape)), dtype=np.float32)
+    out32 = np.empty(idx.size, dtype=np.float32)
+    # inference mode where the network needs no autograd (SPDNet takes Gᵀ by autograd)
+    no_grad = torch.inference_mode if model.config.get("arch") == "lite" else torch.no_grad
+    with no_grad():  # geometry-only part (gates, mask pyramid) once per problem
+        mask = torch.from_numpy(mask_np)[None, None].to(dev)
+        logk = torch.from_numpy(logk_np)[None, None].to(dev)
+        gates = model.gates(mask, logk) if hasattr(model, "gates") else None
+    cpu = torch.device(dev).type == "cpu"
+    t_in = torch.from_numpy(field).view(1, 1, *grid.shape)  # shares memory with ``field``
 
     def apply(r: np.ndarray) -> np.ndarray:
         scale = float(np.sqrt(np.mean(r * r))) or 1.0
-        field[sel] = r / scale  # the normalized residual (step 2), unit RMS per cell
-        with torch.no_grad():
-            t = torch.from_numpy(field)[None, None].to(dev)
+        np.multiply(r, 1.0 / scale, out=out32, casting="same_kind")  # step 2: unit RMS per cell
+        field[idx] = out32
+        with no_grad():
+            t = t_in if cpu else t_in.to(dev)
             out = model(t, mask, logk) if gates is None else model.apply(t, gates)
-        return out[0, 0].cpu().numpy()[sel].astype(np.float64)
+            flat = out.reshape(-1) if cpu else out.reshape(-1).cpu()
+        np.take(flat.numpy(), idx, out=out32)
+        return out32.astype(np.float64)
 
     return apply, dev
 
