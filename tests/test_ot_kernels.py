@@ -38,6 +38,33 @@ def test_ctransform_start_and_kernel() -> None:
     assert Km.max() <= 1.0 and np.all(Km.max(1) == 1.0) and np.all(Km.max(0) == 1.0)
 
 
+def test_kernel_exp_is_accurate_and_clamped() -> None:
+    """The vectorized exp of build_kernel: relative error ~1e-16 on exponents in [-700, 700]
+    (against math.exp of the same argument), entries below e^-700 kept as e^-700 (never 0)."""
+    rng = np.random.default_rng(7)
+    x = np.concatenate([np.linspace(-750.0, 700.0, 4001), rng.uniform(-5, 5, 999)])
+    C = -x[None, :].copy()  # f = g = 0, eps = 1: K = exp(-C) = exp(x)
+    Km = np.empty(C.shape)
+    K.build_kernel(C, np.zeros(1), np.zeros(x.size), 1.0, Km)
+    ref = np.exp(np.clip(x, -700.0, 700.0))
+    assert np.all(np.abs(Km[0] / ref - 1) < 1e-15)
+    assert Km.min() > 0 and np.all(Km[0][x < -700] == np.exp(-700.0))
+    assert Km[0][np.argmin(np.abs(x))] == np.exp(x[np.argmin(np.abs(x))])
+
+
+def test_sweep_marginals_matches_numpy() -> None:
+    st = _state()
+    a, b = st.red.a, st.red.b
+    u, v = st.u.copy(), st.v.copy()
+    r, c = np.empty(u.size), np.empty(v.size)
+    K.sweep_marginals(st.K, a, b, u, v, r, c)
+    uu = a / (st.K @ st.v)
+    vv = b / (st.K.T @ uu)
+    P = uu[:, None] * st.K * vv[None, :]
+    assert np.allclose(u, uu, rtol=1e-13) and np.allclose(v, vv, rtol=1e-13)
+    assert np.allclose(r, P.sum(1), rtol=1e-13) and np.allclose(c, b, rtol=1e-13)
+
+
 def test_scaling_sweeps_match_numpy() -> None:
     st = _state()
     a, b = st.red.a, st.red.b
