@@ -27,6 +27,7 @@ from problems import OptimalTransport
 from ..context import SolveContext
 from ..result import Result, Status
 from ._common import check_options
+from .newton_sparse import _MU0
 
 
 def _device(device: Any) -> Any:
@@ -190,7 +191,7 @@ def run_batch(As: np.ndarray, Bs: np.ndarray, Cs: np.ndarray, eps: np.ndarray, t
             stopped = True
             break
     # ---------------------------------------------------------------- stage 2: batched Newton
-    mu = torch.ones(B, dtype=torch.float64, device=dev)
+    mu = torch.full((B,), _MU0, dtype=torch.float64, device=dev)  # as the numpy sns
     P = T.plan(f, g)
     err = T.error(P)
     active = err > tol
