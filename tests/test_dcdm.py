@@ -27,10 +27,11 @@ def test_shipped_weights_load_without_network(monkeypatch):
         raise OSError("network access attempted")
 
     monkeypatch.setattr(socket, "socket", no_network)
-    model = load_model(2)
-    n = model.n_parameters()
-    assert 2_000 <= n <= 30_000
-    assert model.config["c0"] % 8 == 0 and model.config["c1"] % 8 == 0
+    for dim in (2, 3):
+        model = load_model(dim)
+        n = model.n_parameters()
+        assert 2_000 <= n <= 30_000
+        assert model.config["c0"] % 8 == 0 and model.config["c1"] % 8 == 0
 
 
 def test_network_is_a_symmetric_positive_operator():
@@ -208,7 +209,7 @@ def _random_masked(shape, rng, dtype=None):
     return mask, x, y
 
 
-@pytest.mark.parametrize("shape", [(200, 200), (50, 37), (12, 12, 9)])
+@pytest.mark.parametrize("shape", [(200, 200), (50, 37), (12, 12, 9), (34, 33, 30)])
 def test_lite_network_is_spd_and_its_fast_path_matches_autograd(shape):
     """LiteSPDNet, f = Σ w_ℓ G_ℓᵀ G_ℓ with Gᵀ written out: ⟨x, f(y)⟩ = ⟨f(x), y⟩ and
     ⟨x, f(x)⟩ > 0 on random masked inputs (random weights, not the BPX start), on grids that
@@ -267,12 +268,13 @@ def test_lite_inference_cache_follows_weight_changes():
     torch.testing.assert_close(after, want)
 
 
-def test_shipped_2d_network_is_the_thin_multilevel_one():
-    """The shipped 2-D model keeps one channel on its full-resolution levels (the cost driver
-    on CPU) and learned more than its BPX start: gates depend on the geometry."""
+@pytest.mark.parametrize("dim", [2, 3])
+def test_shipped_networks_are_the_thin_multilevel_ones(dim):
+    """The shipped models keep one channel on their finest levels (the cost driver on CPU) and
+    learned more than their BPX start: the gates depend on the geometry."""
     from learned.dcdm.model import LiteSPDNet, load_model
 
-    model = load_model(2)
+    model = load_model(dim)
     assert isinstance(model, LiteSPDNet) and model.config["thin"] >= 2
     assert all(c.weight.shape[:2] == (1, 1) for c in model.convs[:model.config["thin"]])
     assert float(model.gate_out[0].weight.detach().abs().sum()) > 0
