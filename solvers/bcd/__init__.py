@@ -22,7 +22,8 @@ METHODS = [
                  "max_epochs": 10_000, "ws_start": 50, "partition": None,
                  "newton_gram_max": 2000, "ws_grow": None},
         description="block coordinate descent: greedy working-set prox-CD (L1, numba); "
-                    "cyclic/random/lipschitz/gs/gsl/gsd/gsq x gradient/matrix/newton/newton-cg blocks (smooth); "
+                    "cyclic/random/lipschitz/gs/gsl/gsd/gsq x gradient/matrix/newton/newton-cg "
+                    "blocks (smooth); "
                     "forest blocks solved by message passing, or red-black block Gauss-Seidel "
                     "(label propagation, partition='forest' | 'red-black')",
         randomized=True,

@@ -205,29 +205,70 @@ def solve_tree_system(order: np.ndarray, parent: np.ndarray, diag: np.ndarray, o
 
 
 @numba.njit(cache=True)
-def _sweep(bptr: np.ndarray, parent: np.ndarray, offdiag: np.ndarray, diag: np.ndarray,
-           indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, B: np.ndarray, X: np.ndarray,
-           G: np.ndarray, piv: np.ndarray, r: np.ndarray, blocks: np.ndarray) -> tuple[float, float]:
-    """Visit ``blocks`` in turn: the exact block step d = -H_bb⁻¹ G_b by message passing, X_b += d,
-    and the residual update G += H[:, b] d (H = diag - W_UU). Nodes are numbered block by block
-    in BFS order (block b is bptr[b]:bptr[b+1], parent[v] < v), so the passes run over contiguous
-    memory. Returns (||G||_inf, <X, G - B>) after the visits."""
+def _factor_forests(bptr: np.ndarray, parent: np.ndarray, diag: np.ndarray, offdiag: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """LDLᵀ elimination leaf-to-root of every block (paper §5), done once: the block Hessians of
+    label propagation do not change, so a sweep only passes the messages. Returns (1 / pivot,
+    multiplier offdiag[v] / pivot[v]) per node."""
+    n = diag.size
+    piv = diag.copy()
+    for b in range(bptr.size - 1):
+        for v in range(bptr[b + 1] - 1, bptr[b] - 1, -1):
+            p = parent[v]
+            if p >= 0:
+                piv[p] -= offdiag[v] * offdiag[v] / piv[v]
+    mult = np.zeros(n)
+    ipiv = np.empty(n)
+    for v in range(n):
+        ipiv[v] = 1.0 / piv[v]
+        if parent[v] >= 0:
+            mult[v] = offdiag[v] / piv[v]
+    return ipiv, mult
+
+
+@numba.njit(cache=True)
+def _sweep(bptr: np.ndarray, parent: np.ndarray, mult: np.ndarray, ipiv: np.ndarray,
+           cindptr: np.ndarray, cindices: np.ndarray, cdata: np.ndarray, B: np.ndarray, X: np.ndarray,
+           G: np.ndarray, r: np.ndarray, blocks: np.ndarray, measure: bool) -> tuple[float, float]:
+    """Visit ``blocks`` in turn: the exact block step d = -H_bb⁻¹ G_b by message passing with the
+    pre-factored block (forward messages leaf-to-root, back-substitution root-to-leaf), X_b += d,
+    and the residual update of the gradient G = H X - B (H = diag - W_UU): G_b becomes 0 (the
+    block is minimized exactly) and only the neighbours across the block boundary change, through
+    the cut edges (cindptr, cindices, cdata). Nodes are numbered block by block in BFS order
+    (block b is bptr[b]:bptr[b+1], parent[v] < v), so the passes run over contiguous memory.
+    Returns (||G||_inf, <X, G - B>) after the visits when ``measure`` (else (-1, 0))."""
     k = X.shape[1]
     for b in blocks:
         lo, hi = bptr[b], bptr[b + 1]
         for v in range(lo, hi):
             for c in range(k):
                 r[v, c] = -G[v, c]
-        _tree_solve(lo, hi, parent, diag, offdiag, piv, r)  # r[v] becomes d[v]
+        for v in range(hi - 1, lo - 1, -1):  # messages leaf-to-root
+            p = parent[v]
+            if p >= 0:
+                f = mult[v]
+                for c in range(k):
+                    r[p, c] -= f * r[v, c]
+        for v in range(lo, hi):  # back-substitution root-to-leaf: r[v] becomes d[v]
+            p = parent[v]
+            f = mult[v]
+            iv = ipiv[v]
+            for c in range(k):
+                s = r[v, c] * iv
+                if p >= 0:
+                    s -= f * r[p, c]
+                r[v, c] = s
         for v in range(lo, hi):
             for c in range(k):
                 X[v, c] += r[v, c]
-                G[v, c] += diag[v] * r[v, c]
-            for q in range(indptr[v], indptr[v + 1]):
-                u = indices[q]
-                w = data[q]
+                G[v, c] = 0.0
+            for q in range(cindptr[v], cindptr[v + 1]):
+                u = cindices[q]
+                w = cdata[q]
                 for c in range(k):
                     G[u, c] -= w * r[v, c]
+    if not measure:
+        return -1.0, 0.0
     gmax = 0.0
     xg = 0.0
     for v in range(X.shape[0]):
@@ -278,10 +319,21 @@ def solve_forest_bcd(problem: LabelPropagation, ctx: SolveContext, tol: float = 
     B = np.asarray(W[uidx] @ Xf)  # W_UL Y_L: the linear term (X_U = 0 in Xf)
     Wp = sp.csr_matrix(W_UU[perm][:, perm])
     Wp.sort_indices()
-    indptr, indices, data = Wp.indptr.astype(np.int64), Wp.indices.astype(np.int64), Wp.data
+    # cut edges (endpoints in different blocks): the only residual updates a block step needs
+    bid = np.repeat(np.arange(nb), np.diff(bptr))
+    rows = np.repeat(np.arange(m), np.diff(Wp.indptr))
+    cut = sp.csr_matrix((Wp.data * (bid[rows] != bid[Wp.indices]), Wp.indices.copy(), Wp.indptr.copy()),
+                        shape=Wp.shape)
+    cut.eliminate_zeros()
+    cut.sort_indices()
+    cindptr, cindices, cdata = cut.indptr.astype(np.int64), cut.indices.astype(np.int64), cut.data
+    ipiv, mult = _factor_forests(bptr, parent, deg, offdiag)
+    if not np.all(ipiv > 0):
+        raise ValueError("a block Hessian of label propagation is not positive definite "
+                         "(a component without labels needs reg > 0)")
     X = np.zeros((m, Xf.shape[1]))
     G = -B
-    piv, r = np.empty(m), np.empty_like(X)
+    r = np.empty_like(X)
     all_blocks = np.arange(nb, dtype=np.int64)
     status = Status.ITERATION_LIMIT
     it = 0
@@ -304,11 +356,11 @@ def solve_forest_bcd(problem: LabelPropagation, ctx: SolveContext, tol: float = 
             else:  # Gauss-Southwell: the block with the largest gradient norm, visit by visit
                 for _ in range(n_visit - 1):
                     j = int(np.argmax([np.sum(G[bptr[i]:bptr[i + 1]] ** 2) for i in range(nb)]))
-                    _sweep(bptr, parent, offdiag, deg, indptr, indices, data, B, X, G, piv, r,
-                           all_blocks[j:j + 1])
+                    _sweep(bptr, parent, mult, ipiv, cindptr, cindices, cdata, B, X, G, r,
+                           all_blocks[j:j + 1], False)
                 j = int(np.argmax([np.sum(G[bptr[i]:bptr[i + 1]] ** 2) for i in range(nb)]))
                 todo = all_blocks[j:j + 1]
-            gnorm, xg = _sweep(bptr, parent, offdiag, deg, indptr, indices, data, B, X, G, piv, r, todo)
+            gnorm, xg = _sweep(bptr, parent, mult, ipiv, cindptr, cindices, cdata, B, X, G, r, todo, True)
             it += n_visit
             ctx.record(f0 + 0.5 * xg, iteration=it)
     except KeyboardInterrupt:
