@@ -111,6 +111,23 @@ def test_threshold_keeps_top_fraction_and_mass(lam: float, drop: float) -> None:
     assert np.allclose(S[both], P[both], rtol=1e-14)
 
 
+@pytest.mark.parametrize("lam, drop", [(0.002, 1e-7), (0.01, 1e-3), (0.05, 0.5)])
+def test_binned_threshold_is_conservative_and_close(lam: float, drop: float) -> None:
+    """Large plans: the numba binned threshold keeps at least the exact sample quantiles' entries
+    (tau <= exact tau) and is within one bin (2^(1/8)) of them."""
+    st = _state(300, 200, reg=0.01, seed=3)  # 60000 entries > the sample
+    st.u *= np.exp(np.random.default_rng(1).normal(size=st.u.size))  # a spread-out plan
+    tau = ns._threshold(st, lam, drop)
+    w = ns._sample(st)  # the same sampled entries, sorted descending
+    s = w.size
+    tau_k = w[min(max(int(round(lam * s)), 1), s) - 1]
+    tail = np.cumsum(w[::-1])[::-1]
+    keep = int(np.searchsorted(-tail, -drop * tail[0], side="right"))
+    exact = min(tau_k, w[min(max(keep - 1, 0), s - 1)])
+    assert exact * 2 ** (-1 / 8) * (1 - 1e-12) <= tau <= exact
+    assert (w >= tau).sum() >= lam * s and w[w < tau].sum() <= drop * w.sum() * (1 + 1e-12)
+
+
 def test_pcg_solves_shifted_newton_system() -> None:
     st = _state(30, 25, reg=0.05, seed=4)
     r, c = st.marginals()

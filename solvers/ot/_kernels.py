@@ -368,3 +368,58 @@ def scaled_gather(K: np.ndarray, u: np.ndarray, v: np.ndarray, rows: np.ndarray,
     for k in range(rows.size):
         i, j = rows[k], cols[k]
         out[k] = u[i] * K[i, j] * v[j]
+
+
+_NBIN = 8 * 64  # sample bins: 8 per octave (3 mantissa bits) over 64 octaves below the maximum
+
+
+@njit(cache=True, nogil=True)
+def sample_threshold(K: np.ndarray, u: np.ndarray, v: np.ndarray, rows: np.ndarray,
+                     cols: np.ndarray, lam: float, drop: float) -> float:
+    """Sparsification threshold from the plan entries at the sampled positions (rows, cols), no
+    sort: the entries are binned by their exponent and top 3 mantissa bits (for positive
+    doubles the bit pattern is monotone in the value; bins 2^(1/8) wide), then tau is the lower
+    edge of the bin where (a) the count from the top reaches lam * samples, or (b) the mass from
+    the bottom would exceed a ``drop`` fraction, whichever is lower.  Whole bins only, so at
+    least as many entries are kept as by the exact quantiles of the sample."""
+    s = rows.size
+    w = np.empty(s)
+    wmax = 0.0
+    tot = 0.0
+    for k in range(s):
+        i, j = rows[k], cols[k]
+        x = u[i] * K[i, j] * v[j]
+        w[k] = x
+        tot += x
+        if x > wmax:
+            wmax = x
+    if not wmax > 0.0:
+        return 0.0
+    bits = w.view(np.int64)
+    top = np.array([wmax]).view(np.int64)[0] >> 49
+    cnt = np.zeros(_NBIN + 1, np.int64)
+    mass = np.zeros(_NBIN + 1)
+    for k in range(s):
+        b = min(top - (bits[k] >> 49), _NBIN) if w[k] > 0.0 else _NBIN  # last bin: the rest
+        cnt[b] += 1
+        mass[b] += w[k]
+    need = max(int(round(lam * s)), 1)
+    bk = _NBIN
+    c = 0
+    for b in range(_NBIN + 1):
+        c += cnt[b]
+        if c >= need:
+            bk = b
+            break
+    lim = drop * tot
+    acc = 0.0
+    bm = _NBIN + 1  # bins bm, bm + 1, ... can be dropped
+    for b in range(_NBIN, 0, -1):
+        if acc + mass[b] > lim:
+            break
+        acc += mass[b]
+        bm = b
+    keep = max(bk, bm - 1)  # bins 0 .. keep are kept (the lower of the two thresholds)
+    if keep >= _NBIN:
+        return 0.0
+    return np.array([(top - keep) << 49]).view(np.float64)[0]

@@ -192,6 +192,17 @@ def sweeps(st: Scaled, ctx: SolveContext, tol: float, max_iter: int, stats: dict
     return "limit"
 
 
+def _sample_positions(st: Scaled) -> None:
+    """The sampled positions, fixed for the solve (computed once): runs of _RUN consecutive
+    entries from prime-strided starts, a few cache lines per run instead of one miss per entry."""
+    if st.sample_at is None:
+        m, n = st.K.shape
+        runs = _SAMPLE // _RUN
+        start = (np.arange(runs, dtype=np.int64) * 7_368_787 + 12_345) % (m * n - _RUN)
+        idx = (start[:, None] + np.arange(_RUN)[None, :]).ravel()
+        st.sample_at = np.divmod(idx, n)
+
+
 def _sample(st: Scaled) -> np.ndarray:
     """Plan entries on a fixed strided sample (all of them for small plans), sorted descending."""
     m, n = st.K.shape
@@ -199,13 +210,7 @@ def _sample(st: Scaled) -> np.ndarray:
     if N <= _SAMPLE:
         w = st.plan().ravel()
     else:
-        if st.sample_at is None:  # the sampled positions are fixed: computed once per solve
-            # runs of _RUN consecutive entries from prime-strided starts: a few cache lines per
-            # run instead of one cache miss per sampled entry
-            runs = _SAMPLE // _RUN
-            start = (np.arange(runs, dtype=np.int64) * 7_368_787 + 12_345) % (N - _RUN)
-            idx = (start[:, None] + np.arange(_RUN)[None, :]).ravel()
-            st.sample_at = np.divmod(idx, n)
+        _sample_positions(st)
         w = np.empty(st.sample_at[0].size)
         K.scaled_gather(st.K, st.u, st.v, st.sample_at[0], st.sample_at[1], w)
     return np.sort(w)[::-1]
@@ -221,7 +226,13 @@ def _density(st: Scaled, drop: float) -> float:
 def _threshold(st: Scaled, lam: float, drop: float) -> float:
     """Sparsification threshold tau (paper Alg. 1 line 7): the smaller of the lam*m*n-th largest
     plan entry and the value below which the plan entries carry at most a ``drop`` fraction of
-    the mass.  Estimated on a fixed strided sample of the plan (no sort of P)."""
+    the mass.  Estimated on a fixed strided sample of the plan (no sort of P); binned in numba
+    for large plans (``K.sample_threshold``), exact on the whole plan for small ones."""
+    m, n = st.K.shape
+    if m * n > _SAMPLE:
+        _sample_positions(st)
+        rows, cols = st.sample_at
+        return float(K.sample_threshold(st.K, st.u, st.v, rows, cols, lam, drop))
     w = _sample(st)
     s = w.size
     tau_k = w[min(max(int(round(lam * s)), 1), s) - 1]
