@@ -4,6 +4,8 @@ local-search, OR-Tools, and peers elkai (LKH-3, TSP) / PyVRP (CVRP) with matched
     python3 -m benchmarks.routing --quick          # <= 4 min: pr1002, X-n502-k39, CVRP1000 s0 at 5 s
     python3 -m benchmarks.routing                  # reduced protocol (split with --suites)
     python3 -m benchmarks.routing --full           # issue protocol (16 TSP1000, 4 TSP10000, ...)
+    python3 -m benchmarks.routing --full --suites tsp1000 --first 4 --instances 4  # a slice
+    python3 -m benchmarks.routing --merge OUT1 OUT2 ... --out OUT  # one table from several slices
 
 Writes ``routing.{csv,json,md}`` (gap to the reference and seconds per solver) and
 ``routing_anytime.png`` (gap vs time, one panel per instance, one line per solver) into ``--out``.
@@ -140,61 +142,8 @@ def _suites(protocol: str, want: list[str]) -> list[tuple[str, list, float, str]
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="<= 4 min: one instance of TSPLIB, CVRPLIB, CVRP1000")
-    p.add_argument("--full", action="store_true", help="issue protocol")
-    p.add_argument("--suites", default="tsp1000,tsp10000,cvrp1000,tsplib,cvrplib")
-    p.add_argument("--no-ortools", action="store_true")
-    p.add_argument("--instances", type=int, default=None, help="cap on instances per suite")
-    p.add_argument("--peer-on-known", action="store_true",
-                   help="also run the peer where an optimal / best-known value is on file")
-    p.add_argument("--lkh-max-n", type=int, default=2000,
-                   help="above this size LKH-3 is not run; the reference is then the BHH estimate "
-                        "0.7124 sqrt(n A)")
-    p.add_argument("--out", type=Path, default=Path("benchmarks/out/routing"))
-    a = p.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(1)
-    from learned.udc import model as M
-
-    M.load("tsp"), M.load("cvrp")  # warm start: imports and weights are not charged to the first run
-    protocol = "full" if a.full else "quick" if a.quick else "reduced"
-    suites = _suites(protocol, a.suites.split(","))
-    jobs = [(s, inst, sec, peer) for s, insts, sec, peer in suites for inst in insts[: a.instances]]
-    rows: list[dict] = []
-    panels: dict[str, dict[str, Curve]] = {}
-    for suite, (name, prob, ref), seconds, peer in progress(jobs, "routing", total=len(jobs)):
-        row = {"suite": suite, "instance": name, "n": prob.n_nodes, "time_limit": seconds}
-        curves: dict[str, Curve] = {}
-        run_peer = (ref is None or a.peer_on_known or (peer == "pyvrp" and protocol == "quick")) and not (
-            peer == "elkai" and prob.n_nodes > a.lkh_max_n)
-        pobj, pcurve = None, None
-        if run_peer:
-            pobj, ptime, pcurve = _elkai(prob) if peer == "elkai" else _pyvrp(prob, seconds)
-            row[peer], row[f"{peer}_s"] = pobj, ptime
-        if ref is None and pobj is None:
-            ref = 0.7124 * np.sqrt(prob.n_nodes * np.ptp(prob.coords[:, 0]) * np.ptp(prob.coords[:, 1]))
-            row["reference_kind"] = "BHH estimate"
-        row["reference"] = ref if ref is not None else pobj
-        row.setdefault("reference_kind", "optimal/BKS" if ref is not None else
-                       "LKH-3 (elkai)" if peer == "elkai" else f"PyVRP ({seconds:g} s)")
-        for label, method, opts in METHODS:
-            if method == "ortools" and (a.no_ortools or prob.n_nodes > 2000):
-                continue
-            obj, sec, curve = _run(prob, method, seconds, **opts)
-            row[label], row[f"{label}_s"] = obj, sec  # None: no solution found in time
-            curves[label] = curve
-        if pcurve is not None:  # peers last: the same colour per solver in every panel
-            curves["LKH-3 (elkai)" if peer == "elkai" else "PyVRP"] = pcurve
-        for label in [m[0] for m in METHODS] + ["elkai", "pyvrp"]:
-            if row.get(label) is not None:
-                row[f"{label}_gap"] = 100 * (row[label] / row["reference"] - 1)
-        panels[f"{suite} {name} (n={prob.n_nodes})"] = {
-            lab: (xs, [100 * (y / row["reference"] - 1) for y in ys]) for lab, (xs, ys) in curves.items()}
-        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
-        rows.append(row)
+def _table(rows: list[dict]) -> str:
+    """Suite means (gap % and mean seconds per solver) and the per-instance objectives."""
     labels = [m[0] for m in METHODS] + ["elkai", "pyvrp"]
     lines = ["| suite | #inst | reference | " + " | ".join(f"{m} gap % (s)" for m in labels) + " |",
              "|---" * (3 + len(labels)) + "|"]
@@ -215,7 +164,129 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         cells = [f"{r[m]:.6g}" if r.get(m) is not None else "-" for m in labels]
         lines.append(f"| {r['instance']} | {r['n']} | {r['reference']:.6g} | " + " | ".join(cells) + " |")
-    table = "\n".join(lines)
+    return "\n".join(lines)
+
+
+def _merge(folders: list[Path], out: Path) -> int:
+    """One table from the ``routing.json`` of several runs (slices of the protocol); a later
+    folder's solver value replaces an earlier one for the same (suite, instance)."""
+    import json
+
+    merged: dict[tuple[str, str], dict] = {}
+    for folder in folders:
+        path = folder / "routing.json" if folder.is_dir() else folder
+        if not path.exists():
+            raise SystemExit(f"no routing.json in {folder}")
+        for row in json.loads(path.read_text()):
+            key = (row["suite"], row["instance"])
+            if key in merged and merged[key]["reference"] != row["reference"]:
+                raise SystemExit(f"{key}: different references in the merged runs")
+            old = merged.setdefault(key, {})
+            old.update({k: v for k, v in row.items() if v is not None or k not in old})
+    order = ["TSP1000", "TSP10000", "CVRP1000", "TSPLIB", "CVRPLIB-X"]
+    rows = sorted(merged.values(), key=lambda r: (order.index(r["suite"]) if r["suite"] in order else 99,
+                                                  r["n"], r["instance"]))
+    table = _table(rows)
+    print(table)
+    write_tables(out, "routing", rows, table)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="<= 4 min: one instance of TSPLIB, CVRPLIB, CVRP1000")
+    p.add_argument("--full", action="store_true", help="issue protocol")
+    p.add_argument("--suites", default="tsp1000,tsp10000,cvrp1000,tsplib,cvrplib")
+    p.add_argument("--no-ortools", action="store_true")
+    p.add_argument("--instances", type=int, default=None, help="cap on instances per suite")
+    p.add_argument("--first", type=int, default=0,
+                   help="skip the first FIRST instances of every suite (to split a suite into slices)")
+    p.add_argument("--methods", default=",".join(m[0] for m in METHODS),
+                   help="comma-separated subset of " + ", ".join(m[0] for m in METHODS))
+    p.add_argument("--reference-from", type=Path, default=None,
+                   help="take the reference (and the peer's result) of an instance from this earlier "
+                        "output folder's routing.json instead of running the peer again")
+    p.add_argument("--merge", type=Path, nargs="+", default=None,
+                   help="no runs: merge the routing.json of these output folders into one table "
+                        "(a later folder's value replaces an earlier one for the same instance and solver)")
+    p.add_argument("--peer-on-known", action="store_true",
+                   help="also run the peer where an optimal / best-known value is on file")
+    p.add_argument("--lkh-max-n", type=int, default=2000,
+                   help="above this size LKH-3 is not run; the reference is then the BHH estimate "
+                        "0.7124 sqrt(n A)")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/out/routing"))
+    a = p.parse_args(argv)
+    if a.merge:
+        return _merge(a.merge, a.out)
+    want = a.methods.split(",")
+    bad = sorted(set(want) - {m[0] for m in METHODS})
+    if bad:
+        p.error(f"unknown method(s) {bad}; choose from {[m[0] for m in METHODS]}")
+    if a.first < 0:
+        p.error("--first must be >= 0")
+    import torch
+
+    torch.set_num_threads(1)
+    from learned.udc import model as M
+
+    M.load("tsp"), M.load("cvrp")  # warm start: imports and weights are not charged to the first run
+    from solvers import solve
+    from solvers.warmup import tiny_instance
+
+    for kind in ("TSP", "CVRP"):  # numba kernels compiled (or loaded from the on-disk cache) untimed
+        for label, method, opts in METHODS:
+            if label in want and method != "ortools":
+                for _ in range(2):  # the second call reaches the stages the first spent compiling
+                    solve(tiny_instance(kind), method, seed=0, time_limit=0.5, **opts)
+    protocol = "full" if a.full else "quick" if a.quick else "reduced"
+    suites = _suites(protocol, a.suites.split(","))
+    stop = None if a.instances is None else a.first + a.instances
+    jobs = [(s, inst, sec, peer) for s, insts, sec, peer in suites for inst in insts[a.first: stop]]
+    earlier: dict[tuple[str, str], dict] = {}
+    if a.reference_from is not None:
+        import json
+
+        earlier = {(r["suite"], r["instance"]): r
+                   for r in json.loads((a.reference_from / "routing.json").read_text())}
+    rows: list[dict] = []
+    panels: dict[str, dict[str, Curve]] = {}
+    for suite, (name, prob, ref), seconds, peer in progress(jobs, "routing", total=len(jobs)):
+        row = {"suite": suite, "instance": name, "n": prob.n_nodes, "time_limit": seconds}
+        curves: dict[str, Curve] = {}
+        run_peer = (ref is None or a.peer_on_known or (peer == "pyvrp" and protocol == "quick")) and not (
+            peer == "elkai" and prob.n_nodes > a.lkh_max_n)
+        pobj, pcurve = None, None
+        if (suite, name) in earlier:  # reference and peer result of an earlier run
+            old = earlier[(suite, name)]
+            row.update({k: old[k] for k in ("reference", "reference_kind", peer, f"{peer}_s") if k in old})
+            ref, run_peer = old["reference"], False
+        if run_peer:
+            pobj, ptime, pcurve = _elkai(prob) if peer == "elkai" else _pyvrp(prob, seconds)
+            row[peer], row[f"{peer}_s"] = pobj, ptime
+        if ref is None and pobj is None:
+            ref = 0.7124 * np.sqrt(prob.n_nodes * np.ptp(prob.coords[:, 0]) * np.ptp(prob.coords[:, 1]))
+            row["reference_kind"] = "BHH estimate"
+        row["reference"] = ref if ref is not None else pobj
+        row.setdefault("reference_kind", "optimal/BKS" if ref is not None else
+                       "LKH-3 (elkai)" if peer == "elkai" else f"PyVRP ({seconds:g} s)")
+        for label, method, opts in METHODS:
+            if label not in want:
+                continue
+            if method == "ortools" and (a.no_ortools or prob.n_nodes > 2000):
+                continue
+            obj, sec, curve = _run(prob, method, seconds, **opts)
+            row[label], row[f"{label}_s"] = obj, sec  # None: no solution found in time
+            curves[label] = curve
+        if pcurve is not None:  # peers last: the same colour per solver in every panel
+            curves["LKH-3 (elkai)" if peer == "elkai" else "PyVRP"] = pcurve
+        for label in [m[0] for m in METHODS] + ["elkai", "pyvrp"]:
+            if row.get(label) is not None:
+                row[f"{label}_gap"] = 100 * (row[label] / row["reference"] - 1)
+        panels[f"{suite} {name} (n={prob.n_nodes})"] = {
+            lab: (xs, [100 * (y / row["reference"] - 1) for y in ys]) for lab, (xs, ys) in curves.items()}
+        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+        rows.append(row)
+    table = _table(rows)
     print(table)
     write_tables(a.out, "routing", rows, table)
     if panels:

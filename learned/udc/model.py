@@ -78,21 +78,38 @@ class AGNNLayer(nn.Module):
 
 
 class Divider(nn.Module):
-    """Heatmap network: logits[v, s] scores moving from v to its s-th nearest neighbour
-    (AGNN edge output plus a learned distance prior, which makes the untrained policy a
-    soft nearest-neighbour rule and speeds up REINFORCE on CPU)."""
+    """Heatmap network on the k-NN graph, two decoders:
 
-    def __init__(self, node_dim: int = 2, hidden: int = 32, layers: int = 4, k: int = 10):
+    - ``decode="next"``: edge heatmap, logits[v, s] scores moving from v to its s-th nearest
+      neighbour (AGNN edge output plus a learned distance prior, which makes the untrained policy
+      a soft nearest-neighbour rule); the tour is built by choosing the next node.
+    - ``decode="insert"``: node heatmap, two scores (a_v, b_v) per node; the next node to insert
+      is drawn with probability ~ exp(a_v + b_v delta_t(v)) over the nodes not yet in the tour
+      (delta_t(v): distance to the partial tour, updated every step) and inserted at the cheapest
+      position (``learned.udc._construct.insertion_tour``).  The output layer starts at zero, so
+      the untrained policy is exactly random insertion (the paper's ablation start)."""
+
+    def __init__(self, node_dim: int = 2, hidden: int = 32, layers: int = 4, k: int = 10,
+                 decode: str = "next"):
         super().__init__()
+        if decode not in ("next", "insert"):
+            raise ValueError("decode must be 'next' or 'insert'")
         self.config = {"node_dim": node_dim, "hidden": hidden, "layers": layers, "k": k}
-        self.k = k
+        if decode != "next":
+            self.config["decode"] = decode
+        self.k, self.decode = k, decode
         self.embed_h = nn.Linear(node_dim, hidden)
         self.embed_e = nn.Linear(2, hidden)
         self.layers = nn.ModuleList(AGNNLayer(hidden) for _ in range(layers))
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
         self.dist_scale = nn.Parameter(torch.tensor(1.0))
+        if decode == "insert":
+            self.node_head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, 2))
+            nn.init.zeros_(self.node_head[2].weight)
+            nn.init.zeros_(self.node_head[2].bias)
 
     def forward(self, feats: torch.Tensor, neigh: torch.Tensor) -> torch.Tensor:
+        """``next``: (n, k) edge logits; ``insert``: (n, 2) node scores (a, b)."""
         n, k = neigh.shape
         dst = torch.arange(n, device=feats.device).repeat_interleave(k)  # edge v -> neigh[v, s]
         src = neigh.reshape(-1)
@@ -102,6 +119,9 @@ class Divider(nn.Module):
         h = self.embed_h(feats)
         for layer in self.layers:
             h, e = layer(h, e, src, dst)
+        if self.decode == "insert":  # node embedding + mean of its outgoing edge embeddings
+            e_mean = scatter(e, dst, dim=0, dim_size=n, reduce="mean")
+            return self.node_head(torch.cat([h, e_mean], dim=1))
         # distance-biased heatmap: learned correction on top of -scale * (d * sqrt(n))
         return (self.head(e).squeeze(1) - self.dist_scale * d * np.sqrt(n)).reshape(n, k)
 
@@ -129,6 +149,20 @@ def heatmap(model: Divider, feats: np.ndarray, neigh: np.ndarray) -> np.ndarray:
     dev = next(model.parameters()).device
     out = model(torch.from_numpy(feats).to(dev), torch.from_numpy(neigh).to(dev))
     return out.double().cpu().numpy()
+
+
+def insertion_log_prob(scores: torch.Tensor, order: np.ndarray, delta: np.ndarray) -> torch.Tensor:
+    """log pi(order) of the insertion policy: sum_t log softmax_{v not yet inserted}
+    (a_v + b_v delta_t(v)) at v = order[t] (Plackett-Luce with state-dependent scores)."""
+    n = order.size
+    dev = scores.device
+    D = torch.from_numpy(delta).to(dev, scores.dtype)
+    lg = scores[:, 0][None, :] + scores[:, 1][None, :] * D  # (n steps, n nodes)
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n)
+    avail = torch.from_numpy(pos[None, :] >= np.arange(n)[:, None]).to(dev)
+    lp = torch.log_softmax(lg.masked_fill(~avail, float("-inf")), dim=1)
+    return lp.gather(1, torch.from_numpy(order).to(dev)[:, None]).sum()
 
 
 def log_prob(logits: torch.Tensor, neigh: np.ndarray, tour: np.ndarray, slot: np.ndarray) -> torch.Tensor:

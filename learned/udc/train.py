@@ -7,7 +7,9 @@ CPU budgets; 0 gives the paper's reward); the baseline is the mean over the samp
 instance (POMO-style shared baseline).  loss = mean((L - mean L) * log pi(tour)).
 Seeded; CPU by default (CUDA if present).
 
-    python3 -m learned.udc.train --kind tsp --steps 300 --out learned/udc/weights
+    python3 -m learned.udc.train --kind tsp --n 500 --steps 600 --batch 2 --samples 8 \
+        --divided-weight 0      # the shipped TSP divider (node heatmap, insertion, segment conquer)
+    python3 -m learned.udc.train --kind cvrp --steps 300   # CVRP divider (edge heatmap, next node)
 """
 
 from __future__ import annotations
@@ -19,9 +21,20 @@ from pathlib import Path
 import numpy as np
 
 
-def _reward(problem, tour, improver, kind):
+def _reward(problem, tour, improver, kind, conquer="descend", segment=100, rounds=4):
+    """Conquered length: ``descend`` = 2-opt/Or-opt on the whole tour (right for n ~ segment);
+    ``segment`` = the solver's conquer-reunion (``rounds`` passes over open paths of ``segment``
+    nodes with fixed ends, cut points shifted by segment/2), i.e. exactly what the divided tour
+    goes through at test time (TSP)."""
     from solvers.routing.local_search import improve_route, split_routes
 
+    if conquer == "segment" and kind == "tsp":
+        from solvers.routing.udc import conquer as conquer_pass
+
+        tour = tour.copy()
+        for r in range(rounds):
+            tour, _ = conquer_pass(tour, improver, segment, (r * segment) // 2 % tour.size)
+        return improver.length(tour)
     tour = improver.descend(tour.copy())
     if kind == "tsp":
         return improver.length(tour)
@@ -32,20 +45,30 @@ def _reward(problem, tour, improver, kind):
 def train(kind: str = "tsp", n: int = 100, steps: int = 200, batch: int = 4, samples: int = 8,
           lr: float = 1e-3, seed: int = 0, hidden: int = 32, layers: int = 4, k: int = 10,
           log_every: int = 10, progress: bool = True, divided_weight: float = 0.2,
-          init: str | None = None) -> tuple[object, list[dict]]:
+          init: str | None = None, decode: str = "next", conquer: str = "descend",
+          segment: int = 100, rounds: int = 4, sizes: tuple[int, ...] | None = None,
+          checkpoint: str | None = None) -> tuple[object, list[dict]]:
     """REINFORCE training of the divider (see the module docstring); ``init`` = path of a
-    weights file to continue from (same architecture) instead of a fresh network."""
+    weights file to continue from (same architecture) instead of a fresh network; ``decode``:
+    ``next`` (edge heatmap, next-node construction) or ``insert`` (node heatmap, learned-order
+    cheapest insertion; TSP only); ``conquer``: reward after full-tour descent or after the
+    segment conquer-reunion; ``sizes``: instance sizes drawn uniformly per instance (default (n,));
+    ``checkpoint``: weights file rewritten every 50 steps (to stop a long run early)."""
     import torch
 
     from learned.udc import model as M
-    from learned.udc._construct import construct_tour
+    from learned.udc._construct import construct_tour, insertion_tour
     from problems import CVRP, TSP
     from solvers.routing.local_search import TourImprover
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     dev = M.device()
-    net = M.Divider(node_dim=2 if kind == "tsp" else 5, hidden=hidden, layers=layers, k=k).to(dev)
+    if decode == "insert" and kind != "tsp":
+        raise ValueError("decode='insert' is implemented for TSP only")
+    net = M.Divider(node_dim=2 if kind == "tsp" else 5, hidden=hidden, layers=layers, k=k,
+                    decode=decode).to(dev)
+    sizes = tuple(sizes) if sizes else (n,)
     if init is not None:
         blob = torch.load(init, map_location="cpu", weights_only=True)
         net = M.Divider(**blob["config"]).to(dev)
@@ -62,6 +85,7 @@ def train(kind: str = "tsp", n: int = 100, steps: int = 200, batch: int = 4, sam
     for step in it:
         losses, lengths, conquered = [], [], []
         for _ in range(batch):
+            n = int(sizes[rng.integers(len(sizes))]) if len(sizes) > 1 else sizes[0]
             if kind == "tsp":
                 prob = TSP(rng.random((n, 2)), edge_weight_type="EUC")
                 feats = M.node_features(prob.coords)
@@ -76,11 +100,17 @@ def train(kind: str = "tsp", n: int = 100, steps: int = 200, batch: int = 4, sam
             xy = M.unit_box(prob.coords)
             R, LP = [], []
             for _ in range(samples):
-                start = 0 if kind == "cvrp" else int(rng.integers(n))
-                tour, slot = construct_tour(lg_np, neigh, xy, start, False, int(rng.integers(2**31)))
+                if decode == "insert":
+                    tour, order, delta = insertion_tour(lg_np[:, 0].copy(), lg_np[:, 1].copy(), xy, False,
+                                                        int(rng.integers(2**31)), True)
+                    LP.append(M.insertion_log_prob(logits, order, delta))
+                else:
+                    start = 0 if kind == "cvrp" else int(rng.integers(n))
+                    tour, slot = construct_tour(lg_np, neigh, xy, start, False, int(rng.integers(2**31)))
+                    LP.append(M.log_prob(logits, neigh, tour, slot))
                 lengths.append(improver.length(tour))
-                R.append(_reward(prob, tour, improver, kind) + divided_weight * lengths[-1])
-                LP.append(M.log_prob(logits, neigh, tour, slot))
+                R.append(_reward(prob, tour, improver, kind, conquer, segment, rounds)
+                         + divided_weight * lengths[-1])
             R_t = torch.tensor(R, device=dev, dtype=torch.float32)
             adv = (R_t - R_t.mean()) / (R_t.std() + 1e-8)
             losses.append((adv * torch.stack(LP)).mean())
@@ -92,11 +122,16 @@ def train(kind: str = "tsp", n: int = 100, steps: int = 200, batch: int = 4, sam
         opt.step()
         rec = {"step": step, "loss": float(loss.detach()), "divided": float(np.mean(lengths)),
                "conquered": float(np.mean(conquered)), "time": time.time() - t0}
+        if decode == "insert":
+            with torch.no_grad():
+                rec["b_mean"] = float(logits[:, 1].mean())
         history.append(rec)
         if progress and trange is not None:
             it.set_postfix(divided=f"{rec['divided']:.3f}", conquered=f"{rec['conquered']:.3f}")
         elif progress and step % log_every == 0:
             print(rec, flush=True)
+        if checkpoint is not None and (step + 1) % 50 == 0:
+            M.save(net, kind, Path(checkpoint))
     return net.eval(), history
 
 
@@ -133,6 +168,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--divided-weight", type=float, default=0.2,
                    help="reward = conquered length + w * divided length (w=0: the paper's reward)")
+    p.add_argument("--decode", choices=["auto", "next", "insert"], default="auto",
+                   help="next: edge heatmap, next-node construction; insert: node heatmap, learned-order "
+                        "cheapest insertion (TSP only); auto: insert for TSP, next for CVRP")
+    p.add_argument("--conquer", choices=["auto", "descend", "segment"], default="auto",
+                   help="reward after a full-tour 2-opt/Or-opt descent or after the solver's segment "
+                        "conquer-reunion (auto: segment for insert, descend for next)")
+    p.add_argument("--segment", type=int, default=100, help="segment length of the conquer reward")
+    p.add_argument("--rounds", type=int, default=4, help="reunion rounds of the conquer reward")
+    p.add_argument("--hidden", type=int, default=32)
+    p.add_argument("--layers", type=int, default=4)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--init", type=Path, default=None, help="continue from this weights file")
     p.add_argument("--out", type=Path, default=Path(__file__).with_name("weights"))
@@ -144,9 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     for kind in (["tsp", "cvrp"] if args.kind == "both" else [args.kind]):
+        decode = args.decode if args.decode != "auto" else "insert" if kind == "tsp" else "next"
+        conquer = args.conquer if args.conquer != "auto" else "segment" if decode == "insert" else "descend"
         net, hist = train(kind, args.n, args.steps, args.batch, args.samples, args.lr, args.seed,
-                          divided_weight=args.divided_weight,
-                          init=None if args.init is None else str(args.init))
+                          hidden=args.hidden, layers=args.layers, divided_weight=args.divided_weight,
+                          init=None if args.init is None else str(args.init), decode=decode,
+                          conquer=conquer, segment=args.segment, rounds=args.rounds)
         path = M.save(net.cpu(), kind, args.out / f"udc_{kind}.pt")
         plot(hist, args.out / f"training_{kind}.png", f"UDC divider ({kind.upper()}{args.n})")
         first, last = hist[: max(1, len(hist) // 10)], hist[-max(1, len(hist) // 10):]

@@ -104,7 +104,7 @@ def divide_tsp(problem: TSP | CVRP, start: str, starts: int, rng: np.random.Gene
         imp = TourImprover(problem, neighbour_lists(problem, 10))
         return K.nearest_neighbour_tour(imp.coords, imp.matrix, imp.code, imp.neigh, 0), start
     from learned.udc import model as M
-    from learned.udc._construct import construct_tour
+    from learned.udc._construct import construct_tour, insertion_tour
 
     kind = "cvrp" if isinstance(problem, CVRP) else "tsp"
     net = model if model is not None else M.load(kind, M.device()).to(M.device())
@@ -115,6 +115,14 @@ def divide_tsp(problem: TSP | CVRP, start: str, starts: int, rng: np.random.Gene
     xy = M.unit_box(np.asarray(coords, float))
     best, best_len = None, np.inf
     length = TourImprover(problem, neigh)
+    if getattr(net, "decode", "next") == "insert":  # node heatmap: learned-order insertion
+        a, b = np.ascontiguousarray(logits[:, 0]), np.ascontiguousarray(logits[:, 1])
+        for _ in range(starts):  # ``starts`` sampled insertion orders, the shortest tour kept
+            tour, _, _ = insertion_tour(a, b, xy, False, int(rng.integers(2**31)), False)
+            L = length.length(tour)
+            if L < best_len:
+                best, best_len = tour, L
+        return best, "learned"
     for i, s in enumerate(rng.choice(problem.n_nodes, size=min(starts, problem.n_nodes), replace=False)):
         if i == 0 and 0 < refresh < problem.n_nodes - 1:
             tour = _construct_refreshed(problem, net, int(s), refresh, kind)
