@@ -5,11 +5,14 @@ Kaneda et al., "A Deep Conjugate Direction Method for Iteratively Solving Linear
 ``A f(r)`` is parallel to ``r`` (loss eq. (6), the optimal scale eliminated). Inputs here are the
 normalized residual, the fluid mask and the log-coefficient on the grid (design.md §7).
 
-Architecture: a U-shaped network with ``c0`` channels at the finest level and ``c1`` at the
-coarser ones; the coarse levels share their weights and recurse until the grid is 4 cells
-wide, so the same model serves 32² and 1024² grids with a receptive field that covers the
-whole grid (like a multigrid V-cycle). Features are multiplied by the (pooled) fluid mask at
-every level, so obstacles act as walls.
+Shipped architecture (2-D and 3-D): :class:`LiteSPDNet`, a learned additive multilevel
+operator ``Σ_ℓ w_ℓ G_ℓᵀ G_ℓ`` (SPD by construction) with one channel on the finest levels and
+the channels only on the coarse grids, geometry-dependent gates computed once per problem, and
+``Gᵀ`` written out — cheap enough on one CPU core to beat CG's wall-clock from ≈ 160² up
+(benchmarks/results/linear.md). Older forms kept for comparison and loading old files:
+:class:`SPDNet` (same form, 8 channels at full resolution, ``Gᵀ`` by autograd),
+:class:`GatedLinearNet` and the ReLU U-net :class:`DCDMNet` (the coarse levels share their
+weights and recurse until the grid is 4 cells wide, like a multigrid V-cycle).
 """
 
 from __future__ import annotations
