@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 
-from problems import LabelPropagation
+from problems import LabelPropagation, LeastSquares, LogisticRegression, SoftmaxRegression
 from solvers import Status, solve
 from solvers.bcd.forest import forest_partition, solve_tree_system
 
@@ -144,3 +144,65 @@ def test_forest_bcd_limits() -> None:
     assert len(res.history) == 3  # one record per sweep (2 blocks): 2 + 2 + 1 visits
     objs = [h[1] for h in res.history]
     assert all(b <= a + 1e-12 for a, b in zip(objs, objs[1:]))  # exact block minimization descends
+
+
+def _sparse_design(n: int = 300, p: int = 400, seed: int = 0) -> tuple[sp.csc_matrix, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    A = sp.random(n, p, density=0.006, random_state=seed, format="csc")
+    A.data = rng.standard_normal(A.data.size)
+    return A, rng.standard_normal(n)
+
+
+def test_sparse_forest_blocks_are_forests_and_exact() -> None:
+    """Column forest blocks of a sparse design (paper §5 'sparse designs'): every block's Gram graph
+    is a forest, the blocks cover the columns once, and one message-passing Newton visit minimizes
+    least squares exactly over its block (the block gradient becomes 0)."""
+    from solvers.bcd.blocks import _column_forests
+
+    A, b = _sparse_design()
+    blocks, parents = _column_forests(A)
+    pat = sp.csc_matrix(A, copy=True)
+    pat.data[:] = 1.0
+    C = sp.csr_matrix(pat.T @ pat)
+    C.setdiag(0)
+    C.eliminate_zeros()
+    _check_partition(C, blocks)
+    assert len(blocks) < A.shape[1] // 10
+    for blk, par in zip(blocks, parents):
+        assert np.all(par < np.arange(blk.size))  # parents precede children (BFS order)
+    pb = LeastSquares(A, b, l2=0.1)
+    res = solve(pb, "bcd", partition="forest", rule="cyclic", max_iter=1)
+    g = A.T @ (A @ res.solution - b) + 0.1 * res.solution
+    assert np.max(np.abs(g[blocks[0]])) < 1e-10 * max(1.0, np.max(np.abs(A.T @ b)))
+    assert np.max(np.abs(g)) > 1e-3  # ... while the other blocks are not optimal yet
+
+
+@pytest.mark.parametrize("rule", ["gs", "cyclic", "random"])
+def test_sparse_forest_bcd_matches_references(rule: str) -> None:
+    sk = pytest.importorskip("sklearn.linear_model")
+    A, b = _sparse_design(seed=1)
+    ls = LeastSquares(A, b, l2=1.0)
+    res = solve(ls, "bcd", partition="forest", rule=rule, seed=4, tol=1e-10)
+    assert res.status is Status.CONVERGED and res.stats["partition"] == "forest"
+    x = spsolve(sp.csc_matrix(A.T @ A + sp.identity(A.shape[1])), A.T @ b)
+    assert np.max(np.abs(res.solution - x)) < 1e-6
+    objs = [h[1] for h in res.history]
+    assert all(y <= v + 1e-12 * max(1.0, abs(v)) for v, y in zip(objs, objs[1:]))
+    again = solve(ls, "bcd", partition="forest", rule=rule, seed=4, tol=1e-10)
+    assert np.array_equal(again.solution, res.solution)
+    lg = LogisticRegression(A, np.where(b > 0, 1.0, -1.0), l2=1.0)
+    res = solve(lg, "bcd", partition="forest", rule=rule, seed=4, tol=1e-10)
+    ref = sk.LogisticRegression(C=1.0, fit_intercept=False, tol=1e-12, max_iter=10_000).fit(
+        A, np.where(b > 0, 1.0, -1.0)).coef_.ravel()
+    assert res.status is Status.CONVERGED
+    assert np.max(np.abs(res.solution - ref)) < 1e-6
+
+
+def test_sparse_forest_bad_options() -> None:
+    A, b = _sparse_design(n=40, p=30)
+    with pytest.raises(ValueError, match="forest"):
+        solve(LeastSquares(A, b), "bcd", partition="forest", update="gradient")
+    with pytest.raises(ValueError, match="forest"):
+        solve(LeastSquares(A, b), "bcd", partition="forest", rule="gsq")
+    with pytest.raises(ValueError, match="forest"):
+        solve(SoftmaxRegression(A, np.arange(40) % 3), "bcd", partition="forest")

@@ -17,7 +17,11 @@ Nutini, Laradji & Schmidt, "Let's Make Block Coordinate Descent Converge Faster"
   exactly by message passing (:mod:`solvers.bcd.forest`); ``partition="red-black"``: block
   Gauss-Seidel over the colour classes of a greedy colouring of the unlabelled graph (red-black
   on a lattice): each class is an independent set, so its block Hessian is diagonal and the
-  exact block Newton step is a closed-form weighted average.
+  exact block Newton step is a closed-form weighted average;
+- sparse designs (§5): ``partition="forest"`` (least squares, logistic) splits the columns into
+  greedy forest blocks of the column graph of AᵀA (columns j ~ l when they share a row), so each
+  block Hessian A_bᵀ D A_b is tree-structured and its Newton system is solved in O(|b|) by
+  message passing (:func:`solvers.bcd.forest._tree_solve`).
 L1 problems go to the working-set prox-CD of :mod:`solvers.bcd.greedy_cd`.
 """
 
@@ -43,7 +47,7 @@ from ..result import Result, Status
 
 RULES = ("cyclic", "random", "lipschitz", "gs", "gsl", "gsd", "gsq")
 UPDATES = ("gradient", "matrix", "newton", "newton-cg")
-PARTITIONS = ("fixed", "sorted", "random", "variable")
+PARTITIONS = ("fixed", "sorted", "random", "variable", "forest")
 LP_PARTITION = "forest"  # label propagation default: forest blocks (solvers/bcd/forest.py)
 
 
@@ -77,8 +81,9 @@ def solve_bcd(problem: Any, ctx: SolveContext, tol: float | None = None, max_ite
     if isinstance(problem, (LeastSquares, LogisticRegression, SoftmaxRegression)):
         return solve_smooth_bcd(problem, ctx, tol=1e-6 if tol is None else tol,
                                 max_iter=200_000 if max_iter is None else max_iter,
-                                rule=rule or "gsq",
-                                update=update or _default_update(problem, block_size),
+                                rule=rule or ("gs" if partition == "forest" else "gsq"),
+                                update=update or ("newton" if partition == "forest"
+                                                  else _default_update(problem, block_size)),
                                 block_size=_default_block(problem) if block_size is None else block_size,
                                 partition=partition or "fixed")
     raise ValueError(f"bcd does not handle {type(problem).__name__}")
@@ -252,6 +257,66 @@ def _iht_block(g2: np.ndarray, G: np.ndarray, A: Any, coord_l: np.ndarray, c: fl
     return blk
 
 
+def _column_forests(A: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Greedy forest blocks of the column graph of AᵀA (paper §5, greedy tree blocks): columns j, l
+    are adjacent when they share a nonzero row. Returns the blocks (column ids in BFS order) and,
+    per block, each column's parent as a position in its block (-1 for roots)."""
+    from .forest import _tree_structure, forest_partition
+
+    pat = sp.csc_matrix(A, copy=True) if sp.issparse(A) else sp.csc_matrix(np.asarray(A))
+    pat.data = np.ones_like(pat.data)
+    C = sp.csr_matrix(pat.T @ pat)
+    C.setdiag(0)
+    C.eliminate_zeros()
+    blocks, parents = [], []
+    for b in forest_partition(C):
+        nodes, parent, _ = _tree_structure(C, b)
+        pos = np.empty(A.shape[1], dtype=np.int64)
+        pos[nodes] = np.arange(nodes.size)
+        blocks.append(nodes.astype(np.int64))
+        parents.append(np.where(parent >= 0, pos[np.maximum(parent, 0)], -1).astype(np.int64))
+    return blocks, parents
+
+
+def _forest_tree(Ab: Any, parent: np.ndarray) -> tuple[np.ndarray, Any, Any]:
+    """Per forest block, once: (parent positions, Qdᵀ, Qoᵀ) with Qd = A_b ⊙ A_b and Qo = A_b ⊙
+    A_b[:, parent] (zero columns at roots), so that the nonzeros of A_bᵀ D A_b for the sample
+    weights w = diag(D) are diag = Qdᵀ w and the tree entries H[v, parent(v)] = Qoᵀ w."""
+    par = np.maximum(parent, 0)
+    root = (parent < 0).astype(np.float64)
+    if sp.issparse(Ab):
+        Qd = sp.csr_matrix(Ab.multiply(Ab).T)
+        Qo = sp.csr_matrix(Ab.multiply(Ab[:, par]).T)
+        Qo = sp.csr_matrix(sp.diags(1.0 - root) @ Qo)
+    else:
+        Qd = np.ascontiguousarray((Ab * Ab).T)
+        Qo = np.ascontiguousarray((Ab * Ab[:, par]).T * (1.0 - root)[:, None])
+    return parent, Qd, Qo
+
+
+def _forest_newton(model: _Model, tree: tuple[np.ndarray, Any, Any], R: np.ndarray, gb: np.ndarray,
+                   l2: float, lb: float) -> np.ndarray:
+    """Block Newton direction -H_bb⁻¹ ∇_b f for a forest block (paper §5): H_bb = A_bᵀ D A_b + l2 I
+    has nonzeros only on the tree edges, so only its diagonal and (column, parent) entries are
+    formed (O(nnz(A_b)), :func:`_forest_tree`) and the system is solved by message passing in
+    O(|b|); falls back to the gradient step -∇_b f / L_b if a pivot is not positive."""
+    from .forest import _tree_solve
+
+    parent, Qd, Qo = tree
+    curv = model.curvature(R)
+    w = np.ones(R.shape[0]) if curv is None else curv[:, 0]
+    diag = np.asarray(Qd @ w).ravel() + l2
+    off = np.asarray(Qo @ w).ravel()
+    m = gb.size
+    r = np.ascontiguousarray(-gb.reshape(m, 1))
+    piv = np.empty(m)
+    try:
+        _tree_solve(0, m, parent, diag, off, piv, r)
+    except ZeroDivisionError:
+        return -gb / lb
+    return r.ravel() if np.all(piv > 0) else -gb / lb
+
+
 def _newton_cg_direction(model: _Model, Ab32: np.ndarray, lam: np.ndarray, V: np.ndarray,
                          curv: np.ndarray | None, gb: np.ndarray, l2: float, max_cg: int
                          ) -> tuple[np.ndarray, int]:
@@ -312,8 +377,10 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, tol: float = 1e-6, max_ite
     iteration for greedy rules, each sweep otherwise).
 
     ``partition``: "fixed" (index order), "sorted" (coordinates sorted by L_i, then chunked),
-    "random" (a seeded random partition) or "variable" (a new block of ``block_size`` coordinates
-    each iteration: the top scores for greedy rules, a sample for random / Lipschitz).
+    "random" (a seeded random partition), "variable" (a new block of ``block_size`` coordinates
+    each iteration: the top scores for greedy rules, a sample for random / Lipschitz) or "forest"
+    (greedy forest blocks of the column graph of AᵀA, Newton steps by message passing, paper §5;
+    least squares / logistic with the newton update and a non-GSQ rule; ``block_size`` unused).
     ``update``: "gradient" (x_b -= ∇_b f / L_b, eq. (5)), "matrix" (x_b -= M_b⁻¹ ∇_b f with the
     fixed bound M_b ⪰ ∇²_bb f, eq. (10)), "newton" (current block Hessian + Armijo, eq. (17)),
     "newton-cg" (the same Newton step with the block system solved by preconditioned CG on
@@ -329,8 +396,14 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, tol: float = 1e-6, max_ite
         raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
     if not tol > 0:
         raise ValueError(f"tol must be positive, got {tol!r}")
+    forest = partition == "forest"
+    if forest and (isinstance(problem, SoftmaxRegression) or update != "newton" or rule in ("gsq", "gsd")):
+        raise ValueError("partition='forest' needs least squares or logistic regression, update='newton' "
+                         "(solved by message passing) and rule cyclic/random/lipschitz/gs/gsl")
     model = _Model(problem)
     A = problem.A
+    if forest and sp.issparse(A):
+        A = sp.csc_matrix(A)  # column slices of the blocks
     n, p = A.shape
     k = model.k
     c, l2 = model.c, model.l2
@@ -342,6 +415,12 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, tol: float = 1e-6, max_ite
     def block_setup(b: np.ndarray) -> tuple[np.ndarray, float, np.ndarray | None, np.ndarray, tuple | None]:
         """Columns, L_b = λ_max(M_b), M_b⁻¹ (when needed), the diagonal bound of block b and, for
         ``newton-cg``, (float32 columns, eigenvalues, eigenvectors of A_bᵀA_b)."""
+        if forest:  # tree-structured Gram: Gershgorin bounds, columns kept sparse
+            Ab = A[:, b]
+            g = Ab.T @ Ab
+            rows = np.asarray(abs(g).sum(axis=1)).ravel()
+            lb = max(c * (float(rows.max()) if rows.size else 0.0) + l2, 1e-300)
+            return Ab, lb, None, np.maximum(c * rows + l2, 1e-300), None
         Ab = _dense_cols(A, b)
         g = Ab.T @ Ab
         cg_data = None
@@ -360,6 +439,7 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, tol: float = 1e-6, max_ite
         dg = c * np.abs(g).sum(axis=1) + l2
         return Ab, lb, minv, np.maximum(dg, 1e-300), cg_data
 
+    trees: list[tuple] = []
     if not variable:
         if partition == "fixed":
             order = np.arange(p)
@@ -367,7 +447,10 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, tol: float = 1e-6, max_ite
             order = np.argsort(-coord_l, kind="stable")
         else:
             order = ctx.rng.permutation(p)
-        blocks = _fixed_blocks(order, int(block_size))
+        if forest:
+            blocks, tree_parents = _column_forests(A)
+        else:
+            blocks = _fixed_blocks(order, int(block_size))
         nb = len(blocks)
         setup = []
         for b in blocks:
@@ -377,6 +460,8 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, tol: float = 1e-6, max_ite
                                   status=ctx.stop_status(Status.ITERATION_LIMIT), iterations=0,
                                   message="stopped during the block setup")
             setup.append(block_setup(b))
+            if forest:
+                trees.append(_forest_tree(setup[-1][0], tree_parents[len(trees)]))
         lips = np.array([s[1] for s in setup])
         # padded (nb, bs) index table for vectorized greedy scores (pad = dummy zero row p)
         width = max(b.size for b in blocks)
@@ -470,7 +555,9 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, tol: float = 1e-6, max_ite
             else:
                 if ctx.should_stop():
                     break
-                if update == "newton-cg":
+                if forest:
+                    d = _forest_newton(model, trees[bi], R, gb, l2, lb)
+                elif update == "newton-cg":
                     Ab32, lam, V = cg_data
                     Dd, used = _newton_cg_direction(model, Ab32, lam, V, model.curvature(R),
                                                     gb.reshape(-1, k), l2, max_cg)
