@@ -256,7 +256,7 @@ def _pool_even(x: torch.Tensor) -> torch.Tensor:
 def _pool_adjoint(y: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     """Adjoint of :func:`_pool_even`: copy each coarse value to its 2^d children, ÷ 2^d, crop."""
     d = y.dim() - 2
-    up = F.interpolate(y, scale_factor=2, mode="nearest") * (0.5 ** d)
+    up = F.interpolate(y * (0.5 ** d), scale_factor=2, mode="nearest")  # scale the coarse grid
     if tuple(up.shape[2:]) != tuple(shape):
         up = up[(..., *(slice(0, n) for n in shape))]
     return up
@@ -435,7 +435,9 @@ class LiteSPDNet(nn.Module):
         a = feats[-1] * w[len(gates) - 1]
         for ell in range(len(gates) - 1, 0, -1):
             a = c(a * gates[ell][0], self._index(ell), 1)
-            a = _pool_adjoint(a, feats[ell - 1].shape[2:]) + feats[ell - 1] * w[ell - 1]
+            a = _pool_adjoint(a, feats[ell - 1].shape[2:])
+            wl = w[ell - 1]
+            a = a.add_(feats[ell - 1], alpha=wl) if isinstance(wl, float) else a + feats[ell - 1] * wl
         return c(a * gates[0][0], 0, 1) * gates[0][1]
 
     def forward(self, r: torch.Tensor, mask: torch.Tensor, logk: torch.Tensor | None = None) -> torch.Tensor:
