@@ -34,7 +34,7 @@ from . import _kernels as K
 from ._common import Reduced, check_options
 
 _ABSORB = 100.0  # absorb u, v into the potentials when |log u| or |log v| exceeds this
-_ETA = 0.5  # CG forcing term: relative residual min(0.1, sqrt(err)) (inexact Newton)
+_ETA = 0.5  # CG forcing term: relative residual min(0.1, sqrt(err)) (see _forcing)
 _DROP_MIN = 1e-6  # the sparsified Hessian may drop min(this, err / 10) of the plan's mass: the
 # links that carry the last err of mass between nearly disconnected blocks are always kept
 _SWEEP_ABOVE = 1e-4  # one Sinkhorn sweep after each Newton step while the error is above this
@@ -271,6 +271,14 @@ def _pcg(ctx: SolveContext, indptr: np.ndarray, indices: np.ndarray, data: np.nd
     return x, y
 
 
+def _forcing(err: float, tol: float) -> float:
+    """CG relative residual for the Newton step at marginal error ``err`` (inexact Newton):
+    sqrt(err) (superlinear local convergence), but never tighter than the step needs to end
+    below the target (0.2 tol / err: the last step from just above tol needs little accuracy,
+    not a 1e-4 solve), within [1e-10, 0.1]."""
+    return max(1e-10, min(0.1, max(err ** _ETA, 0.2 * tol / err if err > 0 else 0.1)))
+
+
 def pack(red: Reduced, ctx: SolveContext, st: Scaled, status: Status, stats: dict,
          P: np.ndarray | None = None) -> Result:
     """Plan, objective <C,P> + eps sum P(log P - 1), potentials, final error.
@@ -331,7 +339,7 @@ def newton(st: Scaled, ctx: SolveContext, tol: float, max_iter: int, lam: float,
         indptr, indices, data = K.scaled_sparsify(st.K, st.u, st.v, tau)
         stats["nnz_last"] = int(data.size)
         zx, zy = _pcg(ctx, indptr, indices, data, r * (1 + sigma), c * (1 + sigma), ga, gb,
-                      max(1e-10, min(0.1, err ** _ETA)), int(cg_maxit), stats)
+                      _forcing(err, tol), int(cg_maxit), stats)
         slope = eps * float(ga @ zx + gb @ zy)  # dL/dalpha at 0, > 0 for an ascent direction
         lin = eps * float(a @ zx + b @ zy)
         alpha = 1.0
