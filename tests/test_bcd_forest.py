@@ -206,3 +206,14 @@ def test_sparse_forest_bad_options() -> None:
         solve(LeastSquares(A, b), "bcd", partition="forest", rule="gsq")
     with pytest.raises(ValueError, match="forest"):
         solve(SoftmaxRegression(A, np.arange(40) % 3), "bcd", partition="forest")
+
+
+def test_sparse_default_is_forest_when_too_large_for_one_block() -> None:
+    A, b = _sparse_design(n=300, p=700, seed=2)
+    pb = LeastSquares(A, b, l2=1.0)
+    res = solve(pb, "bcd", tol=1e-10)
+    assert res.status is Status.CONVERGED and res.stats["partition"] == "forest"
+    x = spsolve(sp.csc_matrix(A.T @ A + sp.identity(A.shape[1])), A.T @ b)
+    assert np.max(np.abs(res.solution - x)) < 1e-6
+    assert solve(pb, "bcd", tol=1e-3, rule="gsq").stats["partition"] == "fixed"  # GSQ keeps fixed blocks
+    assert solve(LeastSquares(A.toarray(), b, l2=1.0), "bcd", tol=1e-3).stats["partition"] == "fixed"
