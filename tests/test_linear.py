@@ -72,6 +72,23 @@ def test_iterative_methods_agree_with_direct_solve(method):
     assert len(res) == r.iterations and res[-1] <= 1e-8
 
 
+def test_cg_takes_scipys_iterates():
+    """``cg`` runs the shared PCG loop with M = I; it must match scipy's CG step for step."""
+    p = obstacle_problem(n=40, coeff=True)
+    scipy_iterates: list[np.ndarray] = []
+    spla.cg(p.A, p.b, rtol=1e-7, atol=0.0, maxiter=10_000,
+            callback=lambda xk: scipy_iterates.append(xk.copy()))
+    r = solve(p, "cg", tol=1e-7)
+    assert r.status == Status.CONVERGED
+    assert abs(r.iterations - len(scipy_iterates)) <= 1
+    x_ref = scipy_iterates[min(r.iterations, len(scipy_iterates)) - 1]
+    assert np.linalg.norm(r.solution - x_ref) <= 1e-6 * np.linalg.norm(x_ref)
+    # the recorded (recursive) residuals are the true ones up to rounding along the way
+    k = len(scipy_iterates) // 2
+    true_k = np.linalg.norm(p.b - p.A @ scipy_iterates[k - 1]) / np.linalg.norm(p.b)
+    assert r.stats["residuals"][k - 1] == pytest.approx(true_k, rel=1e-6)
+
+
 def test_preconditioners_cut_iterations():
     p = obstacle_problem(n=64)
     its = {m: solve(p, m).iterations for m in ITERATIVE}

@@ -32,7 +32,7 @@ METHODS = [
         problems=("LinearSystem",),
         target="solvers.linear.krylov:solve_cg",
         options=dict(_COMMON, x0=None),
-        description="conjugate gradient (scipy.sparse.linalg.cg), relative residual tol",
+        description="conjugate gradient, unpreconditioned (iterates of scipy.sparse.linalg.cg)",
         default_rank=_rank_cg,
     ),
     MethodSpec(
