@@ -8,7 +8,8 @@ to relative suboptimality (f - f*) / |f*| <= 1e-6, f* the best objective any sol
 tight tolerance. Each solver is run on a decreasing tolerance ladder; the reported time is the
 median over ``--reps`` runs at the first tolerance that reaches the target. One thread for all.
 
-Second part: ridge / L2-logistic / softmax on ``load_digits`` and label propagation
+Second part: ridge / L2-logistic / softmax on ``load_digits``, ridge / L2-logistic on a sparse
+1000x2000 design (0.2 % nonzeros; 500x1000 quick) and label propagation
 (``make_moons(2000)`` 10-NN graph, 100x100 lattice; 50x50 quick) beside scikit-learn, optbox
 ``lbfgs`` and scipy ``cg`` (``smooth_cases``).
 
@@ -276,16 +277,16 @@ def smooth_cases(quick: bool) -> list[tuple[str, Any, dict[str, Runner], Callabl
             peers[f"sklearn-{solver}"] = (lambda tol, s=solver: SkLog(
                 C=1.0, solver=s, fit_intercept=False, tol=tol, max_iter=100_000).fit(X, lab).coef_.T)
     out.append(("softmax digits 1797x64x10", sm, peers, sm.objective))
-    # sparse designs (0.2 % nonzeros, ~4 per row): the default bcd uses forest blocks of AᵀA
-    # (message passing); the fixed-block default of dense designs is timed beside it
+    # sparse designs (0.2 % nonzeros, ~4 per row): the default bcd (one Hessian-free Newton block),
+    # forest blocks of AᵀA (message passing) and the fixed blocks of 16 of dense designs
     import scipy.sparse as sp
 
     n_s, p_s = (500, 1000) if quick else (1000, 2000)
     As = sp.random(n_s, p_s, density=0.002, random_state=1, format="csr")
     ys = np.random.default_rng(0).standard_normal(n_s)
     ls_s = LeastSquares(As, ys, l2=0.1)
-    peers = {"optbox-bcd": ours(ls_s), "optbox-bcd-fixed16": run_optbox(ls_s, "bcd", partition="fixed"),
-             "optbox-lbfgs": lbfgs(ls_s)}
+    peers = {"optbox-bcd": ours(ls_s), "optbox-bcd-forest": run_optbox(ls_s, "bcd", partition="forest"),
+             "optbox-bcd-fixed16": run_optbox(ls_s, "bcd", partition="fixed"), "optbox-lbfgs": lbfgs(ls_s)}
     if Ridge is not None:
         for solver in ("sparse_cg", "lsqr", "sag"):
             peers[f"sklearn-ridge-{solver}"] = (lambda tol, s=solver: Ridge(
@@ -293,8 +294,8 @@ def smooth_cases(quick: bool) -> list[tuple[str, Any, dict[str, Runner], Callabl
     out.append((f"ridge sparse {n_s}x{p_s} 0.2%", ls_s, peers, ls_s.objective))
     ys_pm = np.where(ys > 0, 1.0, -1.0)
     lg_s = LogisticRegression(As, ys_pm, l2=0.1)
-    peers = {"optbox-bcd": ours(lg_s), "optbox-bcd-fixed16": run_optbox(lg_s, "bcd", partition="fixed"),
-             "optbox-lbfgs": lbfgs(lg_s)}
+    peers = {"optbox-bcd": ours(lg_s), "optbox-bcd-forest": run_optbox(lg_s, "bcd", partition="forest"),
+             "optbox-bcd-fixed16": run_optbox(lg_s, "bcd", partition="fixed"), "optbox-lbfgs": lbfgs(lg_s)}
     if SkLog is not None:
         for solver in ("lbfgs", "liblinear", "newton-cg"):
             peers[f"sklearn-{solver}"] = (lambda tol, s=solver: SkLog(  # C = 1 / l2

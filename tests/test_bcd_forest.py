@@ -208,12 +208,21 @@ def test_sparse_forest_bad_options() -> None:
         solve(SoftmaxRegression(A, np.arange(40) % 3), "bcd", partition="forest")
 
 
-def test_sparse_default_is_forest_when_too_large_for_one_block() -> None:
+def test_sparse_default_is_one_hessian_free_block() -> None:
+    """Sparse designs too large for the dense one-block default: one block, Hessian-free Newton with
+    a Jacobi preconditioner (measured fastest); forest blocks stay selectable and agree."""
     A, b = _sparse_design(n=300, p=700, seed=2)
     pb = LeastSquares(A, b, l2=1.0)
     res = solve(pb, "bcd", tol=1e-10)
-    assert res.status is Status.CONVERGED and res.stats["partition"] == "forest"
+    assert res.status is Status.CONVERGED
+    assert res.stats["n_blocks"] == 1 and res.stats["update"] == "newton-cg"
     x = spsolve(sp.csc_matrix(A.T @ A + sp.identity(A.shape[1])), A.T @ b)
     assert np.max(np.abs(res.solution - x)) < 1e-6
-    assert solve(pb, "bcd", tol=1e-3, rule="gsq").stats["partition"] == "fixed"  # GSQ keeps fixed blocks
-    assert solve(LeastSquares(A.toarray(), b, l2=1.0), "bcd", tol=1e-3).stats["partition"] == "fixed"
+    fo = solve(pb, "bcd", tol=1e-10, partition="forest")
+    assert fo.stats["partition"] == "forest" and np.max(np.abs(fo.solution - x)) < 1e-6
+    y = np.where(b > 0, 1.0, -1.0)
+    lg = solve(LogisticRegression(A, y, l2=1.0), "bcd", tol=1e-10)
+    ref = solve(LogisticRegression(A.toarray(), y, l2=1.0), "lbfgs", tol=1e-13)
+    assert lg.status is Status.CONVERGED and lg.stats["n_blocks"] == 1
+    assert np.max(np.abs(lg.solution - ref.solution)) < 1e-6
+    assert solve(LeastSquares(A.toarray(), b, l2=1.0), "bcd", tol=1e-3).stats["n_blocks"] > 1  # dense: blocks of 16

@@ -182,7 +182,8 @@ def test_newton_cg_direction_solves_the_newton_system() -> None:
     g = A.T @ R + 0.5 * np.ones((8, 4))
     lam, V = np.linalg.eigh(A.T @ A)
     # a tiny gradient makes the forcing term min(0.5, sqrt(||g||)) tight: scale the system
-    d, used = _newton_cg_direction(model, A.astype(np.float32), lam, V, model.curvature(R), 1e-12 * g, 0.5, 500)
+    a32 = A.astype(np.float32)
+    d, used = _newton_cg_direction(model, (a32, a32.T, lam, V, None), model.curvature(R), 1e-12 * g, 0.5, 500)
     exact = -np.linalg.solve(model.hessian(A, Z), (1e-12 * g).ravel())
     assert 1 <= used < 32
     assert np.linalg.norm(d.ravel() - exact) <= 1e-4 * np.linalg.norm(exact)
