@@ -229,13 +229,67 @@ def test_lite_network_is_spd_and_its_fast_path_matches_autograd(shape):
     with torch.inference_mode():
         gates = model.gates(mask)
         fx, fy = model.apply(x, gates), model.apply(y, gates)
+        model.fused = False  # 2-D: the torch inference path beside the fused numba one
+        fx_torch = model.apply(x, gates)
+        model.fused = True
     with torch.enable_grad():
         fx_train = model.apply(x, model.gates(mask)).detach()
+    np.testing.assert_allclose(fx.numpy(), fx_torch.numpy(), rtol=1e-4, atol=1e-5 * float(fx.abs().max()))
     scale = float((fx * x).sum())
     assert scale > 0 and float((fy * y).sum()) > 0
     assert float((fx * y).sum()) == pytest.approx(float((fy * x).sum()), rel=1e-4, abs=1e-5 * scale)
     np.testing.assert_allclose(fx.numpy(), fx_train.numpy(), rtol=1e-4, atol=1e-5 * float(fx.abs().max()))
     assert float(fx[mask == 0].abs().max()) == 0.0  # nothing leaks into solid cells
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (5, 1), (2, 3), (7, 9), (16, 16), (33, 40)])
+def test_fused_kernels_equal_the_torch_operations_and_their_adjoints(shape):
+    """The numba kernels of the thin levels: stencil ⊙ gate equals conv2d (zero padding) times
+    the gate, the flipped kernel is its exact adjoint, pooling and the prolongation-plus-sum
+    equal ``_pool_even`` / ``_pool_adjoint``, and the fused level kernels compose them."""
+    import torch.nn.functional as F
+
+    from learned.dcdm import _fused as fk
+    from learned.dcdm.model import _pool_adjoint, _pool_even
+
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+
+    def arr(*s):
+        return rng.standard_normal(s).astype(np.float32)
+
+    def t(a):
+        return torch.from_numpy(a)[None, None]
+
+    x, y, g, k = arr(*shape), arr(*shape), arr(*shape), arr(3, 3)
+    kt = np.ascontiguousarray(k[::-1, ::-1])
+    out = np.empty_like(x)
+    fk.stencil_gate(x, k, g, out)
+    want = (F.conv2d(t(x), t(k), padding=1) * t(g))[0, 0].numpy()
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+    fk.stencil_gate(x, k, g, out, False)
+    np.testing.assert_allclose(out, F.conv2d(t(x), t(k), padding=1)[0, 0].numpy(), rtol=1e-5, atol=1e-5)
+    kty = np.empty_like(y)
+    fk.stencil_gate(y, kt, g, kty, False)
+    assert float((out.astype(np.float64) * y).sum()) == pytest.approx(
+        float((x.astype(np.float64) * kty).sum()), rel=1e-5, abs=1e-5)
+    coarse = ((shape[0] + 1) // 2, (shape[1] + 1) // 2)
+    px = np.empty(coarse, np.float32)
+    fk.pool_even(x, px)
+    np.testing.assert_allclose(px, _pool_even(t(x))[0, 0].numpy(), rtol=1e-6, atol=1e-6)
+    z, gc = arr(*coarse), arr(*coarse)
+    up = np.empty_like(x)
+    fk.up_add(z, y, 0.7, up)
+    np.testing.assert_allclose(up, (_pool_adjoint(t(z), shape) + 0.7 * t(y))[0, 0].numpy(), rtol=1e-5, atol=1e-6)
+    h = np.empty(coarse, np.float32)
+    fk.pool_stencil_gate(x, k, gc, np.empty_like(h), h)
+    np.testing.assert_allclose(h, (F.conv2d(_pool_even(t(x)), t(k), padding=1) * t(gc))[0, 0].numpy(),
+                               rtol=1e-5, atol=1e-5)
+    fk.gate_stencil_up_add(z, gc, kt, y, 0.7, np.empty_like(z), np.empty_like(z), up)
+    ref = _pool_adjoint(F.conv2d(t(z) * t(gc), t(kt), padding=1), shape) + 0.7 * t(y)
+    np.testing.assert_allclose(up, ref[0, 0].numpy(), rtol=1e-5, atol=1e-5)
+    fk.gate_stencil_gate(x, g, kt, y, np.empty_like(x), out)
+    ref = F.conv2d(t(x) * t(g), t(kt), padding=1) * t(y)
+    np.testing.assert_allclose(out, ref[0, 0].numpy(), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (9, 7), (5, 6, 7)])

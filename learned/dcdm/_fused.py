@@ -1,0 +1,135 @@
+"""Fused numba kernels for the one-channel fine levels of :class:`~learned.dcdm.model.LiteSPDNet`
+in 2-D (inference only, float32).
+
+On one CPU core the element-wise torch operations of the thin levels (stencil as nine axpys,
+gate, strided pooling, nearest-neighbour prolongation, the weighted level sum) dominated an
+application: each one is a separate pass over the grid. Here each level is one or two passes:
+
+- restriction (``G_ℓ``): ``h_ℓ = g_ℓ ⊙ (K_ℓ ⋆ P h_{ℓ−1})`` — :func:`pool_stencil_gate`
+  (``P`` the 2× average pooling with zero padding of odd sides, as ``_pool_even``);
+- prolongation (``G_ℓᵀ`` and the level sum): ``a_{ℓ−1} = ¼·Pᵀ(K_ℓᵀ ⋆ (g_ℓ ⊙ a_ℓ)) +
+  w_{ℓ−1} h_{ℓ−1}`` — :func:`gate_stencil_up_add` (``Pᵀ`` copies each coarse value to its
+  children and crops, the exact adjoint of ``P`` up to the ¼ written out);
+
+``⋆`` is the 3×3 cross-correlation with zero padding (``conv2d(x, K, padding=1)``), and
+``Kᵀ`` the flipped kernel, its exact adjoint. The same function as the torch path, to float32
+rounding (the summation order differs); tests/test_dcdm.py checks both and the adjoints.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _cell(xu: np.ndarray, xr: np.ndarray, xd: np.ndarray, j: int, jl: int, jr: int, cl: float, cr: float,
+          k: np.ndarray) -> float:
+    """``(k ⋆ x)`` at column ``j`` of a row (``cl``/``cr`` zero the missing left/right column)."""
+    s = k[1, 1] * xr[j] + cl * k[1, 0] * xr[jl] + cr * k[1, 2] * xr[jr]
+    s += k[0, 1] * xu[j] + cl * k[0, 0] * xu[jl] + cr * k[0, 2] * xu[jr]
+    s += k[2, 1] * xd[j] + cl * k[2, 0] * xd[jl] + cr * k[2, 2] * xd[jr]
+    return s
+
+
+@njit(cache=True, nogil=True)
+def stencil_gate(x: np.ndarray, k: np.ndarray, g: np.ndarray, out: np.ndarray,
+                 gated: bool = True) -> None:
+    """``out = g ⊙ (k ⋆ x)`` (``out = k ⋆ x`` if not ``gated``): 3×3 cross-correlation with
+    zero padding, then the gate. The interior of each row is a branch-free (vectorizable)
+    loop; missing neighbour rows read a zero row, the two edge columns are done apart."""
+    n, m = x.shape
+    k00, k01, k02 = k[0, 0], k[0, 1], k[0, 2]
+    k10, k11, k12 = k[1, 0], k[1, 1], k[1, 2]
+    k20, k21, k22 = k[2, 0], k[2, 1], k[2, 2]
+    zrow = np.zeros(m, dtype=x.dtype)
+    one = x.dtype.type(1.0)
+    zero = x.dtype.type(0.0)
+    for i in range(n):
+        orow = out[i]
+        grow = g[i]
+        xr = x[i]
+        xu = x[i - 1] if i > 0 else zrow
+        xd = x[i + 1] if i < n - 1 else zrow
+        for j in range(1, m - 1):
+            s = (k11 * xr[j] + k10 * xr[j - 1] + k12 * xr[j + 1]
+                 + k01 * xu[j] + k00 * xu[j - 1] + k02 * xu[j + 1]
+                 + k21 * xd[j] + k20 * xd[j - 1] + k22 * xd[j + 1])
+            orow[j] = grow[j] * s if gated else s
+        for j in (0, m - 1) if m > 1 else (0, 0):
+            s = _cell(xu, xr, xd, j, max(j - 1, 0), min(j + 1, m - 1),
+                      one if j > 0 else zero, one if j < m - 1 else zero, k)
+            orow[j] = grow[j] * s if gated else s
+
+
+@njit(cache=True, nogil=True)
+def pool_even(x: np.ndarray, out: np.ndarray) -> None:
+    """``out = P x``: mean of each 2×2 block after zero-padding odd sides (``_pool_even``)."""
+    n, m = x.shape
+    nc, mc = out.shape
+    q = np.float32(0.25)
+    for I in range(nc):
+        i0 = 2 * I
+        i1 = i0 + 1
+        for J in range(mc):
+            j0 = 2 * J
+            j1 = j0 + 1
+            s = x[i0, j0]
+            if i1 < n:
+                s += x[i1, j0]
+            if j1 < m:
+                s += x[i0, j1]
+                if i1 < n:
+                    s += x[i1, j1]
+            out[I, J] = s * q
+
+
+@njit(cache=True, nogil=True)
+def pool_stencil_gate(x: np.ndarray, k: np.ndarray, g: np.ndarray, tmp: np.ndarray,
+                      out: np.ndarray) -> None:
+    """``out = g ⊙ (k ⋆ P x)`` (one restriction level); ``tmp`` has the coarse shape."""
+    pool_even(x, tmp)
+    stencil_gate(tmp, k, g, out)
+
+
+@njit(cache=True, nogil=True)
+def up_add(z: np.ndarray, h: np.ndarray, w: float, out: np.ndarray) -> None:
+    """``out = ¼·Pᵀ z + w·h`` on the fine grid of ``h`` (``_pool_adjoint`` plus the level sum)."""
+    n, m = h.shape
+    q = np.float32(0.25)
+    wf = np.float32(w)
+    half = m // 2
+    for i in range(n):
+        zr = z[i // 2]
+        hr = h[i]
+        orow = out[i]
+        for jj in range(half):
+            zq = zr[jj] * q
+            orow[2 * jj] = zq + hr[2 * jj] * wf
+            orow[2 * jj + 1] = zq + hr[2 * jj + 1] * wf
+        if m % 2:
+            orow[m - 1] = zr[half] * q + hr[m - 1] * wf
+
+
+@njit(cache=True, nogil=True)
+def gate_stencil_up_add(a: np.ndarray, g: np.ndarray, kt: np.ndarray, h: np.ndarray, w: float,
+                        tmp: np.ndarray, tmp2: np.ndarray, out: np.ndarray) -> None:
+    """``out = ¼·Pᵀ(kt ⋆ (g ⊙ a)) + w·h`` (one prolongation level); ``tmp``, ``tmp2`` have the
+    coarse shape of ``a``, ``out`` the fine shape of ``h``."""
+    n, m = a.shape
+    for i in range(n):
+        for j in range(m):
+            tmp[i, j] = g[i, j] * a[i, j]
+    stencil_gate(tmp, kt, g, tmp2, False)
+    up_add(tmp2, h, w, out)
+
+
+@njit(cache=True, nogil=True)
+def gate_stencil_gate(a: np.ndarray, g: np.ndarray, kt: np.ndarray, m: np.ndarray, tmp: np.ndarray,
+                      out: np.ndarray) -> None:
+    """``out = m ⊙ (kt ⋆ (g ⊙ a))`` (the last prolongation step, masked to the fluid cells)."""
+    n, mm = a.shape
+    for i in range(n):
+        for j in range(mm):
+            tmp[i, j] = g[i, j] * a[i, j]
+    stencil_gate(tmp, kt, m, out)
