@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,50 @@ def run_regot(p: Any, method: str, max_iter: int, budget: float) -> dict:
             "curve": (list(rts) + [dt], list(errs) + [err])}
 
 
+def run_ab(p: Any, rounds: int, budget: float) -> dict:
+    """Side-by-side check of the sns / POT-Sinkhorn ratio: POT's iteration count is found as in
+    ``run_pot``, then ``rounds`` alternating runs of each (sns with tol = TARGET, POT's clean run
+    with that count); the minimum wall time and the minimum CPU time of the running thread
+    (time.thread_time, which a loaded machine inflates less) are kept for each."""
+    from solvers import solve
+
+    pot = run_pot(p, "sinkhorn", budget)
+    m = re.match(r"\d+", pot["iters"])
+    its = int(m.group()) if m else 0
+    fn = _pot_fn("sinkhorn")
+    runs = {
+        "sns": lambda: solve(p, method="sns", tol=TARGET).solution,
+        "pot": lambda: fn(p.a, p.b, p.C, p.reg, numItermax=its, stopThr=1e-14, warn=False),
+    }
+    best = {k: [np.inf, np.inf] for k in runs}
+    errs = {}
+    for _ in range(rounds):
+        for k, f in runs.items():
+            w, c = time.perf_counter(), time.thread_time()
+            with np.errstate(all="ignore"):
+                P = f()
+            best[k] = [min(best[k][0], time.perf_counter() - w), min(best[k][1], time.thread_time() - c)]
+            errs[k] = _err(p, P)
+    return {"pot_iters": its, "pot_conv": bool(errs["pot"] <= TARGET), "sns_err": errs["sns"],
+            "sns_wall": best["sns"][0], "sns_cpu": best["sns"][1], "pot_wall": best["pot"][0],
+            "pot_cpu": best["pot"][1]}
+
+
+def main_ab(cases: list[tuple[str, int, float]], rounds: int, budget: float) -> None:
+    lines = ["| family | n | reg | sns cpu s (wall) | POT its | POT cpu s (wall) | POT/sns cpu | "
+             "POT/sns wall |", "|" + "---|" * 8]
+    for fam, n, reg in cases:
+        p = make(fam, n, reg)
+        _prefault(4 * p.C.nbytes)
+        r = run_ab(p, rounds, budget)
+        conv = "" if r["pot_conv"] else " (n.c.)"
+        lines.append(f"| {fam} | {p.C.shape[0]} | {reg:.3g} | {r['sns_cpu']:.3f} ({r['sns_wall']:.3f}) | "
+                     f"{r['pot_iters']}{conv} | {r['pot_cpu']:.3f} ({r['pot_wall']:.3f}) | "
+                     f"{r['pot_cpu'] / r['sns_cpu']:.1f}x | {r['pot_wall'] / r['sns_wall']:.1f}x |")
+        print(lines[-1], flush=True)
+    print("\n".join(lines))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
@@ -206,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-budget", type=float, default=1.0, help="least seconds a peer gets")
     ap.add_argument("--max-budget", type=float, default=float("inf"),
                     help="most seconds a peer gets (then 'n.c.' means: not within this cap)")
+    ap.add_argument("--ab", type=int, default=0, metavar="ROUNDS",
+                    help="instead of the tables: sns vs POT sinkhorn only, ROUNDS alternating runs "
+                    "each, min wall and thread-CPU time (a ratio check on a loaded machine)")
     args = ap.parse_args(argv)
     for var in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
@@ -238,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
 
     solve(OptimalTransport.random(40, seed=0, reg=1e-3), method="sns")  # numba compile outside timing
     solve(OptimalTransport.random(40, seed=0, reg=1e-3), method="sinkhorn")
+    if args.ab:
+        main_ab([(f, n, r) for f in fams for n in sizes for r in regs], args.ab,
+                args.max_budget if np.isfinite(args.max_budget) else 60.0)
+        return 0
     rows: list[dict] = []
     panels: dict[str, dict[str, tuple[list, list]]] = {}
     cases = [(f, n, r) for f in fams for n in sizes for r in regs]

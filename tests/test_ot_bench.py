@@ -43,3 +43,14 @@ def test_pot_search_reaches_target() -> None:
     r = bench.run_pot(p, "sinkhorn", budget=5.0)
     assert r["err"] <= bench.TARGET and int(r["iters"]) >= 5
     assert r["curve"][1][-1] <= bench.TARGET
+
+
+def test_ab_mode_times_both_solvers(capsys) -> None:
+    """--ab: alternating sns / POT runs; POT's count is the searched one and both plans converge."""
+    pytest.importorskip("ot")
+    p = bench.make("random", 60, 0.01)
+    r = bench.run_ab(p, 2, budget=5.0)
+    assert r["pot_conv"] and r["pot_iters"] >= 5 and r["sns_err"] <= bench.TARGET
+    assert 0 < r["sns_cpu"] <= r["sns_wall"] + 1e-3 and r["pot_wall"] > 0
+    assert bench.main(["--ab", "1", "--sizes", "40", "--regs", "0.05", "--families", "random"]) == 0
+    assert "POT/sns cpu" in capsys.readouterr().out
