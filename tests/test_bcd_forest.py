@@ -208,9 +208,9 @@ def test_sparse_forest_bad_options() -> None:
         solve(SoftmaxRegression(A, np.arange(40) % 3), "bcd", partition="forest")
 
 
-def test_sparse_default_is_one_hessian_free_block() -> None:
-    """Sparse designs too large for the dense one-block default: one block, Hessian-free Newton with
-    a Jacobi preconditioner (measured fastest); forest blocks stay selectable and agree."""
+def test_large_default_is_one_hessian_free_block() -> None:
+    """Problems too large for the explicit one-block Newton step (p > 640): one block, Hessian-free
+    Newton with a Jacobi preconditioner (measured fastest); forest blocks stay selectable and agree."""
     A, b = _sparse_design(n=300, p=700, seed=2)
     pb = LeastSquares(A, b, l2=1.0)
     res = solve(pb, "bcd", tol=1e-10)
@@ -225,4 +225,7 @@ def test_sparse_default_is_one_hessian_free_block() -> None:
     ref = solve(LogisticRegression(A.toarray(), y, l2=1.0), "lbfgs", tol=1e-13)
     assert lg.status is Status.CONVERGED and lg.stats["n_blocks"] == 1
     assert np.max(np.abs(lg.solution - ref.solution)) < 1e-6
-    assert solve(LeastSquares(A.toarray(), b, l2=1.0), "bcd", tol=1e-3).stats["n_blocks"] > 1  # dense: blocks of 16
+    dense = solve(LeastSquares(A.toarray(), b, l2=1.0), "bcd", tol=1e-10)  # dense, p > 640: the same path
+    assert dense.stats["n_blocks"] == 1 and dense.stats["update"] == "newton-cg"
+    assert np.max(np.abs(dense.solution - x)) < 1e-6
+    assert solve(pb, "bcd", tol=1e-3, partition="fixed").stats["n_blocks"] > 1  # blocks of 16 on request

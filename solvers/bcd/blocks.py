@@ -49,6 +49,7 @@ RULES = ("cyclic", "random", "lipschitz", "gs", "gsl", "gsd", "gsq")
 UPDATES = ("gradient", "matrix", "newton", "newton-cg")
 PARTITIONS = ("fixed", "sorted", "random", "variable", "forest")
 LP_PARTITION = "forest"  # label propagation default: forest blocks (solvers/bcd/forest.py)
+JACOBI_MIN = 640  # newton-cg blocks with more variables (|b| k) than this use the Jacobi preconditioner
 
 
 def solve_bcd(problem: Any, ctx: SolveContext, tol: float | None = None, max_iter: int | None = None,
@@ -79,7 +80,7 @@ def solve_bcd(problem: Any, ctx: SolveContext, tol: float | None = None, max_ite
                                        max_iter=100_000 if max_iter is None else max_iter,
                                        rule=rule or "cyclic")
     if isinstance(problem, (LeastSquares, LogisticRegression, SoftmaxRegression)):
-        if partition is None and block_size is None and update is None and _sparse_one_block(problem):
+        if partition is None and block_size is None and update is None and _large_one_block(problem):
             block_size, update = problem.A.shape[1], "newton-cg"
         return solve_smooth_bcd(problem, ctx, tol=1e-6 if tol is None else tol,
                                 max_iter=200_000 if max_iter is None else max_iter,
@@ -95,19 +96,22 @@ def _default_block(problem: Any) -> int:
     """Default block size (measured, benchmarks/bcd.py on load_digits): while the Newton system
     of all p k variables is small (<= 640), one variable block of every coordinate (the τ = p end
     of the paper's variable blocks: a damped Newton method, 5-6 iterations on digits, 50-300x
-    faster than 16-coordinate blocks); otherwise blocks of 16 coordinates."""
+    faster than 16-coordinate blocks); otherwise blocks of 16 coordinates — used when a rule,
+    partition or update is given; with none given, larger problems also take one block with the
+    Hessian-free Newton step (:func:`_large_one_block`)."""
     p = problem.A.shape[1]
     k = problem.n_classes if isinstance(problem, SoftmaxRegression) else 1
     return p if p * k <= 640 else 16
 
 
-def _sparse_one_block(problem: Any) -> bool:
-    """Default for sparse designs too large for the dense one-block default (measured,
-    benchmarks/bcd.py 'sparse' cases, 1000x2000 at 0.2 % nonzeros): still one block of every
-    coordinate, with the Hessian-free Newton step and a Jacobi preconditioner (ridge 0.024 s,
-    logistic 0.017 s) — greedy forest blocks with message passing take 0.32 s / 0.10 s and fixed
-    blocks of 16 (GSQ / Newton) 13.7 s / 2.7 s."""
-    return sp.issparse(problem.A) and _default_block(problem) != problem.A.shape[1]
+def _large_one_block(problem: Any) -> bool:
+    """Default for problems too large for the explicit one-block Newton step (p k > 640; measured,
+    benchmarks/bcd.py 'sparse' cases and the paper's dense designs at 1000x2000): still one block of
+    every coordinate, with the Hessian-free Newton step and a Jacobi preconditioner. Sparse ridge /
+    logistic 1000x2000: 0.012 s / 0.008 s, against 0.20 s / 0.07 s for forest blocks with message
+    passing and 6.0 s / 1.0 s for fixed blocks of 16 (GSQ / Newton, the former default); dense
+    logistic 1000x2000: 0.26-0.46 s against 15-38 s for fixed blocks of 16."""
+    return _default_block(problem) != problem.A.shape[1]
 
 
 def _default_update(problem: Any, block_size: int | None) -> str:
@@ -344,7 +348,7 @@ def _newton_cg_direction(model: _Model, cg_data: tuple, curv: np.ndarray | None,
     ``gb`` is (|b|, k); returns (d of shape (|b|, k), number of Hessian-vector products)."""
     Ab32, Ab32T, lam, V, sqT = cg_data
     n = Ab32.shape[0]
-    curv32 = None if curv is None else curv.astype(np.float32)
+    curv32 = None if curv is None else curv.astype(Ab32.dtype)
     if lam is None:
         if curv is None:
             dcurv = np.ones((n, 1))
@@ -365,7 +369,7 @@ def _newton_cg_direction(model: _Model, cg_data: tuple, curv: np.ndarray | None,
             return V @ (((V.T @ R) @ Uc) * den) @ Uc.T
 
     def hvp(D: np.ndarray) -> np.ndarray:
-        U = np.asarray(Ab32 @ D.astype(np.float32))
+        U = np.asarray(Ab32 @ D.astype(Ab32.dtype))
         return np.asarray(Ab32T @ model.hvp_Z(curv32, U)).astype(np.float64) + l2 * D
 
     r0 = float(np.linalg.norm(gb))
@@ -437,6 +441,7 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, tol: float = 1e-6, max_ite
     coord_l = np.maximum(c * sq_cols + l2, 1e-300)  # coordinate Lipschitz constants L_i
     variable = partition == "variable"
     tau = min(int(block_size), p)
+    hv_dtype = np.float32  # newton-cg Hessian-vector products: they only shape the direction
 
     def block_setup(b: np.ndarray) -> tuple[np.ndarray, float, np.ndarray | None, np.ndarray, tuple | None]:
         """Columns, L_b = λ_max(M_b), M_b⁻¹ (when needed), the diagonal bound of block b and, for
@@ -447,23 +452,31 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, tol: float = 1e-6, max_ite
             rows = np.asarray(abs(g).sum(axis=1)).ravel()
             lb = max(c * (float(rows.max()) if rows.size else 0.0) + l2, 1e-300)
             return Ab, lb, None, np.maximum(c * rows + l2, 1e-300), None
-        if update == "newton-cg" and sp.issparse(A):
-            # sparse block: columns stay sparse, Jacobi preconditioner (no Gram eigendecomposition)
-            Ab = sp.csc_matrix(A[:, b])
-            a32 = sp.csr_matrix(Ab, dtype=np.float32)
-            sq = Ab.multiply(Ab)
+        if update == "newton-cg" and (sp.issparse(A) or b.size * k > JACOBI_MIN):
+            # sparse or large block: Jacobi preconditioner (no Gram, no eigendecomposition)
+            if sp.issparse(A):
+                Ab = sp.csc_matrix(A[:, b])
+                a32 = sp.csr_matrix(Ab, dtype=hv_dtype)
+                a32t = sp.csr_matrix(a32.T)
+                sq = Ab.multiply(Ab)
+                sqt = sp.csr_matrix(sq.T)
+            else:
+                Ab = _dense_cols(A, b)
+                a32 = np.ascontiguousarray(Ab, dtype=hv_dtype)
+                a32t = a32.T
+                sq = Ab * Ab
+                sqt = np.ascontiguousarray(sq.T)
             colsq = np.asarray(sq.sum(axis=0)).ravel()
             lb = max(c * float(colsq.sum()) + l2, 1e-300)  # c ||A_b||_F² + l2 >= λ_max(M_b)
             dg = c * np.asarray(abs(Ab.T @ Ab).sum(axis=1)).ravel() + l2 if rule == "gsd" else c * colsq + l2
-            return Ab, lb, None, np.maximum(dg, 1e-300), (a32, sp.csr_matrix(a32.T), None, None,
-                                                          sp.csr_matrix(sq.T))
+            return Ab, lb, None, np.maximum(dg, 1e-300), (a32, a32t, None, None, sqt)
         Ab = _dense_cols(A, b)
         g = Ab.T @ Ab
         cg_data = None
         if update == "newton-cg":
             lam, V = np.linalg.eigh(g)
             lam = np.maximum(lam, 0.0)
-            a32 = np.ascontiguousarray(Ab, dtype=np.float32)
+            a32 = np.ascontiguousarray(Ab, dtype=hv_dtype)
             cg_data = (a32, a32.T, lam, V, None)
             lb = max(c * (lam[-1] if lam.size else 0.0) + l2, 1e-300)
         else:
