@@ -96,9 +96,9 @@ def _default_block(problem: Any) -> int:
     """Default block size (measured, benchmarks/bcd.py on load_digits): while the Newton system
     of all p k variables is small (<= 640), one variable block of every coordinate (the τ = p end
     of the paper's variable blocks: a damped Newton method, 5-6 iterations on digits, 50-300x
-    faster than 16-coordinate blocks); otherwise blocks of 16 coordinates — used when a rule,
-    partition or update is given; with none given, larger problems also take one block with the
-    Hessian-free Newton step (:func:`_large_one_block`)."""
+    faster than 16-coordinate blocks); otherwise blocks of 16 coordinates — used when a partition
+    or an update is given; with neither, larger problems also take one block with the Hessian-free
+    Newton step (:func:`_large_one_block`)."""
     p = problem.A.shape[1]
     k = problem.n_classes if isinstance(problem, SoftmaxRegression) else 1
     return p if p * k <= 640 else 16
