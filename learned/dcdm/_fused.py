@@ -133,3 +133,19 @@ def gate_stencil_gate(a: np.ndarray, g: np.ndarray, kt: np.ndarray, m: np.ndarra
         for j in range(mm):
             tmp[i, j] = g[i, j] * a[i, j]
     stencil_gate(tmp, kt, m, out)
+
+
+@njit(cache=True, nogil=True)
+def scatter_scaled(r: np.ndarray, idx: np.ndarray, scale: float, field: np.ndarray) -> None:
+    """``field[idx] = scale · r`` (float64 unknowns → the float32 grid, in one pass)."""
+    for p in range(idx.size):
+        field[idx[p]] = np.float32(scale * r[p])
+
+
+@njit(cache=True, nogil=True)
+def gather(field: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``field[idx]`` as float64 (the grid → the unknowns, in one pass)."""
+    out = np.empty(idx.size)
+    for p in range(idx.size):
+        out[p] = field[idx[p]]
+    return out

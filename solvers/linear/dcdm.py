@@ -43,6 +43,7 @@ def network_operator(problem: LinearSystem, weights: str | None = None, device: 
     """``r ↦ f(r)`` on the unknowns of ``problem`` (float64 in and out), and its device."""
     import torch
 
+    from learned.dcdm import _fused as fk
     from learned.dcdm.model import grid_features
 
     grid = problem.grid
@@ -55,7 +56,6 @@ def network_operator(problem: LinearSystem, weights: str | None = None, device: 
     mask_np, logk_np = grid_features(grid)
     idx = np.flatnonzero(grid.mask.ravel())  # the unknowns' cells, computed once per problem
     field = np.zeros(int(np.prod(grid.shape)), dtype=np.float32)
-    out32 = np.empty(idx.size, dtype=np.float32)
     # inference mode where the network needs no autograd (SPDNet takes Gᵀ by autograd)
     no_grad = torch.inference_mode if model.config.get("arch") == "lite" else torch.no_grad
     with no_grad():  # geometry-only part (gates, mask pyramid) once per problem
@@ -66,15 +66,13 @@ def network_operator(problem: LinearSystem, weights: str | None = None, device: 
     t_in = torch.from_numpy(field).view(1, 1, *grid.shape)  # shares memory with ``field``
 
     def apply(r: np.ndarray) -> np.ndarray:
-        scale = float(np.sqrt(np.mean(r * r))) or 1.0
-        np.multiply(r, 1.0 / scale, out=out32, casting="same_kind")  # step 2: unit RMS per cell
-        field[idx] = out32
+        scale = float(np.sqrt(np.dot(r, r) / r.size)) or 1.0
+        fk.scatter_scaled(r, idx, 1.0 / scale, field)  # step 2: unit RMS per cell, on the grid
         with no_grad():
             t = t_in if cpu else t_in.to(dev)
             out = model(t, mask, logk) if gates is None else model.apply(t, gates)
             flat = out.reshape(-1) if cpu else out.reshape(-1).cpu()
-        np.take(flat.numpy(), idx, out=out32)
-        return out32.astype(np.float64)
+        return fk.gather(np.ascontiguousarray(flat.numpy()), idx)
 
     return apply, dev
 
