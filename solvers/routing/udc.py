@@ -1,7 +1,10 @@
 """``udc``: divide (learned heatmap or random insertion) - conquer (segment 2-opt/Or-opt with fixed
 ends) - reunion (shifted cut points, r rounds), Zheng et al. NeurIPS 2024, Alg. 1 / §4.2-4.3.
 
-TSP: the divider builds a tour greedily from the heatmap from several starts (best kept); the
+TSP: the shipped divider outputs a node heatmap and builds ``starts`` tours by learned-order
+cheapest insertion (sampled, the shortest kept; ``learned.udc._construct.insertion_tour``); an
+edge-heatmap network (``decode="next"``, used for CVRP) builds them greedily node by node from
+several start nodes instead, with the heatmap recomputed every ``refresh`` steps. The
 tour is cut into segments of ``segment`` nodes whose end points stay fixed, every segment is
 improved as an open path and kept only if shorter (conquer); the cut points are then shifted by
 half a segment and the conquer repeated (reunion, ``rounds`` rounds).  Remaining time goes to
