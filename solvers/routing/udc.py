@@ -93,11 +93,12 @@ def _path_len(path: np.ndarray, coords: np.ndarray, matrix: np.ndarray, code: in
 
 
 def divide_tsp(problem: TSP | CVRP, start: str, starts: int, rng: np.random.Generator,
-               model=None, refresh: int = 0) -> tuple[np.ndarray, str]:
+               model=None, refresh: int = 0, stop=None) -> tuple[np.ndarray, str]:
     """Initial tour: learned heatmap (greedy from ``starts`` start nodes, best kept) or random
     insertion.  With ``refresh`` > 0 the heatmap is recomputed on the not yet visited nodes every
     ``refresh`` construction steps (paper §4.1; the first start only, the others reuse the full
-    heatmap).  Returns (tour, how)."""
+    heatmap).  ``stop`` (a no-argument callable, e.g. the solve's ``should_stop``) is asked after
+    each start: once it says so, the best tour built so far is returned.  Returns (tour, how)."""
     coords = problem.coords if problem.coords is not None else None
     if coords is None or problem.distance_code == 5:
         start = "random-insertion" if coords is not None else "nearest"
@@ -125,6 +126,8 @@ def divide_tsp(problem: TSP | CVRP, start: str, starts: int, rng: np.random.Gene
             L = length.length(tour)
             if L < best_len:
                 best, best_len = tour, L
+            if stop is not None and stop():
+                break
         return best, "learned"
     for i, s in enumerate(rng.choice(problem.n_nodes, size=min(starts, problem.n_nodes), replace=False)):
         if i == 0 and 0 < refresh < problem.n_nodes - 1:
@@ -134,6 +137,8 @@ def divide_tsp(problem: TSP | CVRP, start: str, starts: int, rng: np.random.Gene
         L = length.length(tour)
         if L < best_len:
             best, best_len = tour, L
+        if stop is not None and stop():
+            break
     return best, "learned"
 
 
@@ -198,7 +203,7 @@ def solve_udc(problem: TSP | CVRP, ctx: SolveContext, start: str = "learned", st
         raise ValueError("refresh must be >= 0")
     rng = ctx.rng
     every = max(50, problem.n_nodes // 4) if refresh is None else refresh
-    tour, how = divide_tsp(problem, start, starts, rng, refresh=every)
+    tour, how = divide_tsp(problem, start, starts, rng, refresh=every, stop=ctx.should_stop)
     neigh = neighbour_lists(problem, 10)
     improver = TourImprover(problem, neigh)
     L0 = improver.length(tour)
