@@ -229,7 +229,7 @@ def test_lite_network_is_spd_and_its_fast_path_matches_autograd(shape):
     with torch.inference_mode():
         gates = model.gates(mask)
         fx, fy = model.apply(x, gates), model.apply(y, gates)
-        model.fused = False  # 2-D: the torch inference path beside the fused numba one
+        model.fused = False  # the torch inference path beside the fused numba one
         fx_torch = model.apply(x, gates)
         model.fused = True
     with torch.enable_grad():
@@ -289,6 +289,54 @@ def test_fused_kernels_equal_the_torch_operations_and_their_adjoints(shape):
     np.testing.assert_allclose(up, ref[0, 0].numpy(), rtol=1e-5, atol=1e-5)
     fk.gate_stencil_gate(x, g, kt, y, np.empty_like(x), out)
     ref = F.conv2d(t(x) * t(g), t(kt), padding=1) * t(y)
+    np.testing.assert_allclose(out, ref[0, 0].numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (2, 1, 3), (5, 6, 7), (8, 8, 8), (9, 4, 11)])
+def test_fused_3d_kernels_equal_the_torch_operations_and_their_adjoints(shape):
+    """3-D kernels: 27-point stencil ⊙ gate = conv3d (zero padding) times the gate, the flipped
+    kernel is its exact adjoint, pooling / prolongation + level sum = ``_pool_even`` /
+    ``_pool_adjoint``, and the fused level kernels compose them."""
+    import torch.nn.functional as F
+
+    from learned.dcdm import _fused as fk
+    from learned.dcdm.model import _pool_adjoint, _pool_even
+
+    rng = np.random.default_rng(sum(shape))
+
+    def arr(*s):
+        return rng.standard_normal(s).astype(np.float32)
+
+    def t(a):
+        return torch.from_numpy(a)[None, None]
+
+    x, y, g, k = arr(*shape), arr(*shape), arr(*shape), arr(3, 3, 3)
+    kt = np.ascontiguousarray(k[::-1, ::-1, ::-1])
+    out = np.empty_like(x)
+    fk.stencil_gate3(x, k, g, out)
+    np.testing.assert_allclose(out, (F.conv3d(t(x), t(k), padding=1) * t(g))[0, 0].numpy(), rtol=1e-5, atol=1e-5)
+    fk.stencil_gate3(x, k, g, out, False)
+    kty = np.empty_like(y)
+    fk.stencil_gate3(y, kt, g, kty, False)
+    assert float((out.astype(np.float64) * y).sum()) == pytest.approx(
+        float((x.astype(np.float64) * kty).sum()), rel=1e-5, abs=1e-5)
+    coarse = tuple((n + 1) // 2 for n in shape)
+    px = np.empty(coarse, np.float32)
+    fk.pool_even3(x, px)
+    np.testing.assert_allclose(px, _pool_even(t(x))[0, 0].numpy(), rtol=1e-6, atol=1e-6)
+    z, gc = arr(*coarse), arr(*coarse)
+    up = np.empty_like(x)
+    fk.up_add3(z, y, 0.7, up)
+    np.testing.assert_allclose(up, (_pool_adjoint(t(z), shape) + 0.7 * t(y))[0, 0].numpy(), rtol=1e-5, atol=1e-6)
+    h = np.empty(coarse, np.float32)
+    fk.pool_stencil_gate3(x, k, gc, np.empty_like(h), h)
+    np.testing.assert_allclose(h, (F.conv3d(_pool_even(t(x)), t(k), padding=1) * t(gc))[0, 0].numpy(),
+                               rtol=1e-5, atol=1e-5)
+    fk.gate_stencil_up_add3(z, gc, kt, y, 0.7, np.empty_like(z), np.empty_like(z), up)
+    ref = _pool_adjoint(F.conv3d(t(z) * t(gc), t(kt), padding=1), shape) + 0.7 * t(y)
+    np.testing.assert_allclose(up, ref[0, 0].numpy(), rtol=1e-5, atol=1e-5)
+    fk.gate_stencil_gate3(x, g, kt, y, np.empty_like(x), out)
+    ref = F.conv3d(t(x) * t(g), t(kt), padding=1) * t(y)
     np.testing.assert_allclose(out, ref[0, 0].numpy(), rtol=1e-5, atol=1e-5)
 
 

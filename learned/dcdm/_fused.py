@@ -149,3 +149,96 @@ def gather(field: np.ndarray, idx: np.ndarray) -> np.ndarray:
     for p in range(idx.size):
         out[p] = field[idx[p]]
     return out
+
+
+# ---- 3-D (27-point stencil, 2×2×2 pooling): the same level kernels on (n0, n1, n2) grids ----
+
+
+@njit(cache=True, nogil=True)
+def stencil_gate3(x: np.ndarray, k: np.ndarray, g: np.ndarray, out: np.ndarray,
+                  gated: bool = True) -> None:
+    """3-D ``out = g ⊙ (k ⋆ x)`` (``k ⋆ x`` if not ``gated``), 3×3×3 cross-correlation with
+    zero padding: ``x`` copied into a zero-padded buffer, then per output line nine
+    branch-free three-tap passes (3× faster than a branchy or nine-line loop here)."""
+    n0, n1, n2 = x.shape
+    xp = np.zeros((n0 + 2, n1 + 2, n2 + 2), dtype=x.dtype)
+    xp[1:n0 + 1, 1:n1 + 1, 1:n2 + 1] = x
+    for i in range(n0):
+        for j in range(n1):
+            o = out[i, j]
+            o[:] = 0.0
+            for a in range(3):
+                for b in range(3):
+                    r = xp[i + a, j + b]
+                    k0, k1, k2 = k[a, b, 0], k[a, b, 1], k[a, b, 2]
+                    for t in range(n2):
+                        o[t] += k0 * r[t] + k1 * r[t + 1] + k2 * r[t + 2]
+            if gated:
+                gl = g[i, j]
+                for t in range(n2):
+                    o[t] *= gl[t]
+
+
+@njit(cache=True, nogil=True)
+def pool_even3(x: np.ndarray, out: np.ndarray) -> None:
+    """3-D ``out = P x``: mean of each 2×2×2 block after zero-padding odd sides."""
+    n0, n1, n2 = x.shape
+    c0, c1, c2 = out.shape
+    q = np.float32(0.125)
+    for I in range(c0):
+        for J in range(c1):
+            for K in range(c2):
+                s = x.dtype.type(0.0)
+                for a in range(2):
+                    i = 2 * I + a
+                    if i >= n0:
+                        continue
+                    for b in range(2):
+                        j = 2 * J + b
+                        if j >= n1:
+                            continue
+                        for c in range(2):
+                            t = 2 * K + c
+                            if t < n2:
+                                s += x[i, j, t]
+                out[I, J, K] = s * q
+
+
+@njit(cache=True, nogil=True)
+def up_add3(z: np.ndarray, h: np.ndarray, w: float, out: np.ndarray) -> None:
+    """3-D ``out = ⅛·Pᵀ z + w·h`` on the fine grid of ``h``."""
+    n0, n1, n2 = h.shape
+    q = np.float32(0.125)
+    wf = np.float32(w)
+    for i in range(n0):
+        for j in range(n1):
+            zr = z[i // 2, j // 2]
+            hr = h[i, j]
+            o = out[i, j]
+            for t in range(n2):
+                o[t] = zr[t // 2] * q + hr[t] * wf
+
+
+@njit(cache=True, nogil=True)
+def pool_stencil_gate3(x: np.ndarray, k: np.ndarray, g: np.ndarray, tmp: np.ndarray,
+                       out: np.ndarray) -> None:
+    """3-D restriction level ``out = g ⊙ (k ⋆ P x)``."""
+    pool_even3(x, tmp)
+    stencil_gate3(tmp, k, g, out)
+
+
+@njit(cache=True, nogil=True)
+def gate_stencil_up_add3(a: np.ndarray, g: np.ndarray, kt: np.ndarray, h: np.ndarray, w: float,
+                         tmp: np.ndarray, tmp2: np.ndarray, out: np.ndarray) -> None:
+    """3-D prolongation level ``out = ⅛·Pᵀ(kt ⋆ (g ⊙ a)) + w·h``."""
+    np.multiply(g, a, tmp)
+    stencil_gate3(tmp, kt, g, tmp2, False)
+    up_add3(tmp2, h, w, out)
+
+
+@njit(cache=True, nogil=True)
+def gate_stencil_gate3(a: np.ndarray, g: np.ndarray, kt: np.ndarray, m: np.ndarray, tmp: np.ndarray,
+                       out: np.ndarray) -> None:
+    """3-D last prolongation step ``out = m ⊙ (kt ⋆ (g ⊙ a))``."""
+    np.multiply(g, a, tmp)
+    stencil_gate3(tmp, kt, m, out)

@@ -162,55 +162,6 @@ class GatedLinearNet(nn.Module):
         h = h + F.interpolate(c, size=h.shape[2:], mode="nearest") * m
         return self.up(h) * g
 
-    def _apply_fused(self, r: torch.Tensor, gates: list[tuple[torch.Tensor, torch.Tensor]],
-                     kern: list, w: list[float], floats: list) -> torch.Tensor:
-        """:meth:`apply` for one 2-D float32 grid on the CPU: the one-channel levels
-        ``0 … thin−1`` by the fused numba kernels of :mod:`learned.dcdm._fused` (one pass per
-        level and direction), the multi-channel coarse levels by torch as in :meth:`apply`."""
-        from . import _fused as fk
-
-        levels = len(gates)
-        thin = min(self.thin, levels)
-        k32 = floats
-        g = [gates[ell][0][0, 0].numpy() for ell in range(thin)]
-        x = r[0, 0].numpy()
-        if not x.flags.c_contiguous:
-            x = np.ascontiguousarray(x)
-        feats = [np.empty_like(x)]
-        fk.stencil_gate(x, k32[0][0], g[0], feats[0])
-        for ell in range(1, thin):
-            h = np.empty_like(g[ell])
-            fk.pool_stencil_gate(feats[-1], k32[ell][0], g[ell], np.empty_like(g[ell]), h)
-            feats.append(h)
-        if levels > thin:  # multi-channel coarse levels: torch convolutions, as in apply
-            conv = F.conv2d
-            c = [kern[self._index(ell)] for ell in range(levels)]
-            fine = feats[-1]
-            pooled = np.empty(((fine.shape[0] + 1) // 2, (fine.shape[1] + 1) // 2), np.float32)
-            fk.pool_even(fine, pooled)
-            h = torch.from_numpy(pooled)[None, None]
-            tf = []
-            for ell in range(thin, levels):
-                h = conv(h if ell == thin else _pool_even(h), c[ell][0], padding=1) * gates[ell][0]
-                tf.append(h)
-            a = tf[-1] * w[levels - 1]
-            for ell in range(levels - 1, thin, -1):
-                a = _pool_adjoint(conv(a * gates[ell][0], c[ell][1], padding=1), tf[ell - 1 - thin].shape[2:])
-                a = a.add_(tf[ell - 1 - thin], alpha=w[ell - 1])
-            z = conv(a * gates[thin][0], c[thin][1], padding=1)[0, 0].numpy()
-            a = np.empty_like(feats[-1])
-            fk.up_add(z, feats[-1], w[thin - 1], a)
-        else:
-            a = feats[-1] * np.float32(w[levels - 1])
-        for ell in range(thin - 1, 0, -1):
-            out = np.empty_like(feats[ell - 1])
-            fk.gate_stencil_up_add(a, g[ell], k32[ell][1], feats[ell - 1], w[ell - 1],
-                                   np.empty_like(a), np.empty_like(a), out)
-            a = out
-        out = np.empty_like(a)
-        fk.gate_stencil_gate(a, g[0], k32[0][1], gates[0][1][0, 0].numpy(), np.empty_like(a), out)
-        return torch.from_numpy(out)[None, None]
-
     def forward(self, r: torch.Tensor, mask: torch.Tensor, logk: torch.Tensor | None = None) -> torch.Tensor:
         return self.apply(r, self.gates(mask.to(r.dtype), logk))
 
@@ -385,7 +336,7 @@ class LiteSPDNet(nn.Module):
         self.log_scale = nn.Parameter(torch.zeros(thin + 2))
         self.log_slope = nn.Parameter(torch.tensor(float(np.log(2.0))))
         self._fast: tuple | None = None
-        self.fused = True  # 2-D CPU inference through the numba kernels (_apply_fused)
+        self.fused = True  # CPU inference through the numba kernels (_apply_fused)
         # parameters for the inference cache's key (in-place updates — optimizer steps,
         # load_state_dict — bump their versions; reassigning a Parameter needs a new model)
         self._params: list[nn.Parameter] | None = None
@@ -478,7 +429,7 @@ class LiteSPDNet(nn.Module):
             kern, w, floats = self._kernels(), self._weights(len(gates)), [None] * len(self.convs)
         else:
             kern, w, floats = self._inference_cache(r)
-            if (self.dim == 2 and r.device.type == "cpu" and r.dtype == torch.float32
+            if (r.device.type == "cpu" and r.dtype == torch.float32
                     and r.shape[:2] == (1, 1) and self.fused):
                 return self._apply_fused(r, gates, kern, w, floats)
 
@@ -502,11 +453,18 @@ class LiteSPDNet(nn.Module):
 
     def _apply_fused(self, r: torch.Tensor, gates: list[tuple[torch.Tensor, torch.Tensor]],
                      kern: list, w: list[float], floats: list) -> torch.Tensor:
-        """:meth:`apply` for one 2-D float32 grid on the CPU: the one-channel levels
+        """:meth:`apply` for one float32 grid (2-D or 3-D) on the CPU: the one-channel levels
         ``0 … thin−1`` by the fused numba kernels of :mod:`learned.dcdm._fused` (one pass per
         level and direction), the multi-channel coarse levels by torch as in :meth:`apply`."""
         from . import _fused as fk
 
+        d3 = self.dim == 3
+        stencil_gate = fk.stencil_gate3 if d3 else fk.stencil_gate
+        pool_stencil_gate = fk.pool_stencil_gate3 if d3 else fk.pool_stencil_gate
+        pool = fk.pool_even3 if d3 else fk.pool_even
+        up_add = fk.up_add3 if d3 else fk.up_add
+        gate_stencil_up_add = fk.gate_stencil_up_add3 if d3 else fk.gate_stencil_up_add
+        gate_stencil_gate = fk.gate_stencil_gate3 if d3 else fk.gate_stencil_gate
         levels = len(gates)
         thin = min(self.thin, levels)
         k32 = floats
@@ -515,17 +473,17 @@ class LiteSPDNet(nn.Module):
         if not x.flags.c_contiguous:
             x = np.ascontiguousarray(x)
         feats = [np.empty_like(x)]
-        fk.stencil_gate(x, k32[0][0], g[0], feats[0])
+        stencil_gate(x, k32[0][0], g[0], feats[0])
         for ell in range(1, thin):
             h = np.empty_like(g[ell])
-            fk.pool_stencil_gate(feats[-1], k32[ell][0], g[ell], np.empty_like(g[ell]), h)
+            pool_stencil_gate(feats[-1], k32[ell][0], g[ell], np.empty_like(g[ell]), h)
             feats.append(h)
         if levels > thin:  # multi-channel coarse levels: torch convolutions, as in apply
-            conv = F.conv2d
+            conv = F.conv3d if d3 else F.conv2d
             c = [kern[self._index(ell)] for ell in range(levels)]
             fine = feats[-1]
-            pooled = np.empty(((fine.shape[0] + 1) // 2, (fine.shape[1] + 1) // 2), np.float32)
-            fk.pool_even(fine, pooled)
+            pooled = np.empty(tuple((n + 1) // 2 for n in fine.shape), np.float32)
+            pool(fine, pooled)
             h = torch.from_numpy(pooled)[None, None]
             tf = []
             for ell in range(thin, levels):
@@ -537,16 +495,16 @@ class LiteSPDNet(nn.Module):
                 a = a.add_(tf[ell - 1 - thin], alpha=w[ell - 1])
             z = conv(a * gates[thin][0], c[thin][1], padding=1)[0, 0].numpy()
             a = np.empty_like(feats[-1])
-            fk.up_add(z, feats[-1], w[thin - 1], a)
+            up_add(z, feats[-1], w[thin - 1], a)
         else:
             a = feats[-1] * np.float32(w[levels - 1])
         for ell in range(thin - 1, 0, -1):
             out = np.empty_like(feats[ell - 1])
-            fk.gate_stencil_up_add(a, g[ell], k32[ell][1], feats[ell - 1], w[ell - 1],
+            gate_stencil_up_add(a, g[ell], k32[ell][1], feats[ell - 1], w[ell - 1],
                                    np.empty_like(a), np.empty_like(a), out)
             a = out
         out = np.empty_like(a)
-        fk.gate_stencil_gate(a, g[0], k32[0][1], gates[0][1][0, 0].numpy(), np.empty_like(a), out)
+        gate_stencil_gate(a, g[0], k32[0][1], gates[0][1][0, 0].numpy(), np.empty_like(a), out)
         return torch.from_numpy(out)[None, None]
 
     def forward(self, r: torch.Tensor, mask: torch.Tensor, logk: torch.Tensor | None = None) -> torch.Tensor:
