@@ -65,13 +65,25 @@ def test_udc_tsp_valid_and_deterministic(start):
 def test_udc_is_default_for_large_and_close_to_local_search():
     from solvers.registry import default_method
 
-    # defaults follow the benchmark: udc from 5,000 nodes, local-search below
+    # defaults follow the issue and the benchmark: udc from 200 nodes, local-search below
     assert default_method(TSP.random(5000, seed=4)).name == "udc"
+    assert default_method(CVRP.random(250, seed=4)).name == "udc"
+    assert default_method(TSP.random(199, seed=4)).name == "local-search"
     p = TSP.random(300, seed=4)
     r = solve(p, "udc", seed=0, time_limit=2)
     ls = solve(p, "local-search", seed=0, time_limit=2)
     assert r.objective <= 1.03 * ls.objective
     assert solve(TSP.random(50, seed=0), seed=0, kicks=100).method == "local-search"
+
+
+def test_udc_without_time_limit_polishes_with_a_kick_budget():
+    p = TSP.random(250, seed=5)
+    short = solve(p, "udc", seed=0, kicks=0)
+    long = solve(p, "udc", seed=0, kicks=400)
+    assert short.stats["kicks"] == 0 and long.stats["kicks"] == 400
+    assert long.objective <= short.objective
+    with pytest.raises(ValueError, match="kicks"):
+        solve(p, "udc", kicks=-1)
 
 
 def test_udc_time_limit_honoured():

@@ -187,9 +187,10 @@ def _construct_refreshed(problem: TSP | CVRP, net, start: int, refresh: int, kin
 
 
 def solve_udc(problem: TSP | CVRP, ctx: SolveContext, start: str = "learned", starts: int = 4,
-              segment: int = 100, rounds: int = 4, polish: bool = True, refresh: int | None = None
-              ) -> Result:
-    """Divide - conquer - reunion (Alg. 1), then ILS polish with the remaining time.
+              segment: int = 100, rounds: int = 4, polish: bool = True, refresh: int | None = None,
+              kicks: int | None = None) -> Result:
+    """Divide - conquer - reunion (Alg. 1), then ILS polish with the remaining time (or ``kicks``
+    kicks / ruin-and-recreate rounds; default 20 n without a time limit, as ``local-search``).
 
     ``refresh``: heatmap recomputed every ``refresh`` construction steps on the unvisited nodes
     (default n // 4; 0 = one heatmap for the whole construction)."""
@@ -201,6 +202,10 @@ def solve_udc(problem: TSP | CVRP, ctx: SolveContext, start: str = "learned", st
         raise ValueError("rounds must be >= 0 and starts >= 1")
     if refresh is not None and refresh < 0:
         raise ValueError("refresh must be >= 0")
+    if kicks is not None and kicks < 0:
+        raise ValueError("kicks must be >= 0")
+    if kicks is None and ctx.time_limit is None:
+        kicks = 20 * problem.n_nodes
     rng = ctx.rng
     every = max(50, problem.n_nodes // 4) if refresh is None else refresh
     tour, how = divide_tsp(problem, start, starts, rng, refresh=every, stop=ctx.should_stop)
@@ -221,18 +226,18 @@ def solve_udc(problem: TSP | CVRP, ctx: SolveContext, start: str = "learned", st
                 ctx.record(improver.length(tour), iteration=done)
         conquered = improver.length(tour)
         if isinstance(problem, CVRP):
-            return _finish_cvrp(problem, ctx, improver, tour, polish, how, L0, conquered, segment, rounds)
-        kicks = 0
+            return _finish_cvrp(problem, ctx, improver, tour, polish, how, L0, conquered, segment, rounds,
+                                kicks)
+        done_kicks = 0
         if polish and not ctx.should_stop():
             tour = improver.descend(tour)
-            if ctx.time_limit is not None:
-                tour, kicks = improver.iterate(tour, ctx, None, rng)
+            tour, done_kicks = improver.iterate(tour, ctx, kicks, rng)
     except KeyboardInterrupt:
         return ctx.result(solution=tour, objective=problem.objective(tour), status=Status.INTERRUPTED,
                           iterations=done)
     return ctx.result(solution=tour, objective=problem.objective(tour),
                       status=ctx.stop_status(Status.FEASIBLE), iterations=done,
-                      stats={"start": how, "divided": L0, "conquered": conquered, "kicks": kicks})
+                      stats={"start": how, "divided": L0, "conquered": conquered, "kicks": done_kicks})
 
 
 def conquer_cvrp(problem: CVRP, improver: TourImprover, state: RouteState, neigh: np.ndarray,
@@ -278,10 +283,11 @@ def conquer_cvrp(problem: CVRP, improver: TourImprover, state: RouteState, neigh
 
 def _finish_cvrp(problem: CVRP, ctx: SolveContext, improver: TourImprover, giant: np.ndarray,
                  polish: bool, how: str, L0: float, conquered: float, segment: int = 100,
-                 rounds: int = 4) -> Result:
+                 rounds: int = 4, max_kicks: int | None = None) -> Result:
     """Split the divided giant tour into routes (Prins), conquer sub-problems of ~``segment``
     customers with the capacity-aware granular search for ``rounds`` shifted reunion rounds,
-    then (``polish``) ruin-and-recreate ILS on the whole solution until the time limit."""
+    then (``polish``) ruin-and-recreate ILS on the whole solution until the time limit (or
+    ``max_kicks`` rounds)."""
     routes = [improve_route(improver, r, improver.neigh) for r in split_routes(problem, improver, giant)]
     split_obj = problem.objective(routes)
     ctx.record(split_obj)
@@ -300,8 +306,8 @@ def _finish_cvrp(problem: CVRP, ctx: SolveContext, improver: TourImprover, giant
             done += 1
             ctx.record(cvrp_cost(state, improver, best=True), iteration=done)
         conquered_routes = cvrp_cost(state, improver, best=True)
-        if polish and ctx.time_limit is not None and not ctx.should_stop():
-            kicks = cvrp_ils(problem, improver, state, neigh, ctx, None, rng)
+        if polish and not ctx.should_stop():
+            kicks = cvrp_ils(problem, improver, state, neigh, ctx, max_kicks, rng)
     except KeyboardInterrupt:  # the best routes so far (state.best is always feasible)
         conquered_routes = cvrp_cost(state, improver, best=True)
     routes = [r.tolist() for r in state.routes(best=True)]
