@@ -2,7 +2,10 @@
 
 Algorithm 1 of the paper (and the reference ``DCDM`` loop, k = 2 kept directions):
 
-1. ``r_k = b − A x_k`` (recomputed every step);
+1. ``r_k = r_{k−1} − α A d`` (the product ``A d`` is already there from step 4; the true
+   residual ``b − A x_k`` is recomputed every 50 steps and whenever the recursive one meets
+   ``tol``, so that the stopping test is on the true residual — one mat-vec per step instead of
+   two);
 2. ``d = f(r_k / ‖r_k‖)`` — the CNN of ``learned/dcdm`` approximating ``A⁻¹ r`` up to a scale;
 3. ``d ← d − Σ_{j ∈ last k} (dᵀA p_j / p_jᵀA p_j) p_j`` (A-orthogonal to the kept directions);
 4. ``α = dᵀ r_k / dᵀ A d`` (exact line search), ``x_{k+1} = x_k + α d``.
@@ -108,12 +111,15 @@ def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
     t1 = time.perf_counter()
     r = b - A @ x
     r_old = z_old = None
+    rel = float(np.linalg.norm(r)) / bnorm
     try:
         while True:
-            rel = float(np.linalg.norm(r)) / bnorm
             if rel <= tol:
-                status = Status.CONVERGED
-                break
+                r = b - A @ x  # confirm on the true residual (step 1)
+                rel = float(np.linalg.norm(r)) / bnorm
+                if rel <= tol:
+                    status = Status.CONVERGED
+                    break
             if k >= cap:
                 break
             if not np.isfinite(rel):
@@ -127,10 +133,10 @@ def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
             z = d
             if variant == "dcdm":
                 Ad = A @ d
-                for p, Ap, pp in zip(P, AP, pAp):  # step 3: A-orthogonalize
+                for p, Ap, pp in zip(P, AP, pAp):  # step 3: A-orthogonalize (d is f's own array)
                     c = float(d @ Ap) / pp
-                    d = d - c * p
-                    Ad = Ad - c * Ap
+                    d -= c * p
+                    Ad -= c * Ap
             elif P:  # flexible (Polak–Ribière) or plain (Fletcher–Reeves) PCG
                 num = float(z @ (r - r_old)) if variant == "fcg" else float(z @ r)
                 d = z + (num / float(z_old @ r_old)) * P[-1]
@@ -151,7 +157,7 @@ def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
             alpha = float(d @ r) / dAd  # step 4: exact line search
             x += alpha * d
             r_old, z_old = r, z
-            r = b - A @ x
+            r = b - A @ x if (k + 1) % 50 == 0 else r - alpha * Ad
             k += 1
             P.append(d)
             AP.append(Ad)
