@@ -467,7 +467,7 @@ class LiteSPDNet(nn.Module):
         gate_stencil_gate = fk.gate_stencil_gate3 if d3 else fk.gate_stencil_gate
         levels = len(gates)
         thin = min(self.thin, levels)
-        k32 = floats
+        k32 = floats  # per convolution: float32 (kernel, flipped kernel) of the 1→1 ones
         g = [gates[ell][0][0, 0].numpy() for ell in range(thin)]
         x = r[0, 0].numpy()
         if not x.flags.c_contiguous:
@@ -501,7 +501,7 @@ class LiteSPDNet(nn.Module):
         for ell in range(thin - 1, 0, -1):
             out = np.empty_like(feats[ell - 1])
             gate_stencil_up_add(a, g[ell], k32[ell][1], feats[ell - 1], w[ell - 1],
-                                   np.empty_like(a), np.empty_like(a), out)
+                                np.empty_like(a), np.empty_like(a), out)
             a = out
         out = np.empty_like(a)
         gate_stencil_gate(a, g[0], k32[0][1], gates[0][1][0, 0].numpy(), np.empty_like(a), out)
