@@ -36,6 +36,17 @@ def _pool(x: torch.Tensor) -> torch.Tensor:
     return F.avg_pool3d(x, 2, ceil_mode=True)
 
 
+
+def _bpx_stencils(d: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The BPX start's 3^d stencils: the identity and the separable [1, 2, 1]/4 smoothing."""
+    eye = torch.zeros((3,) * d)
+    eye[(1,) * d] = 1.0
+    k1 = torch.tensor([1.0, 2.0, 1.0]) / 4.0
+    smooth = k1[:, None] * k1[None, :]
+    if d == 3:
+        smooth = smooth[:, :, None] * k1[None, None, :]
+    return eye, smooth
+
 class DCDMNet(nn.Module):
     """``f(r, mask, logk) -> direction`` on a grid of any size (2-D or 3-D)."""
 
@@ -200,12 +211,7 @@ class SPDNet(GatedLinearNet):
             p.zero_()
         for g in (self.g0[1], self.g1[1], self.gs[1]):
             g.bias.fill_(gate_bias)
-        eye = torch.zeros((3,) * d)
-        eye[(1,) * d] = 1.0
-        k1 = torch.tensor([1.0, 2.0, 1.0]) / 4.0
-        smooth = k1[:, None] * k1[None, :]
-        if d == 3:
-            smooth = smooth[:, :, None] * k1[None, None, :]
+        eye, smooth = _bpx_stencils(d)
         self.enc0[0].weight[0, 0] = eye
         self.enc0[1].weight[0, 0] = eye
         self.down0.weight[0, 0] = smooth
@@ -366,12 +372,7 @@ class LiteSPDNet(nn.Module):
         for conv in self.gate_out:  # 2σ(0) = 1
             conv.weight.zero_()
             conv.bias.zero_()
-        eye = torch.zeros((3,) * d)
-        eye[(1,) * d] = 1.0
-        k1 = torch.tensor([1.0, 2.0, 1.0]) / 4.0
-        smooth = k1[:, None] * k1[None, :]
-        if d == 3:
-            smooth = smooth[:, :, None] * k1[None, None, :]
+        eye, smooth = _bpx_stencils(d)
         self.convs[0].weight[0, 0] = eye
         for conv in self.convs[1:]:
             conv.weight[0, 0] = smooth
