@@ -45,6 +45,8 @@ LIMIT_INSTANCES = {
     # PyAMG's hierarchy setup is one call (about 1-2 s at 400^2 on a loaded machine): a smaller
     # grid with an unreachable tolerance keeps the setup inside the slack and runs the CG loop long
     ("amg", "LinearSystem"): lambda: LinearSystem.poisson((150, 150)),
+    # sns solves the shared n = 1500 instance in about 0.4 s: twice the size takes ~2 s
+    ("sns", "OptimalTransport"): lambda: OptimalTransport.random(3000, seed=1, reg=1e-4),
 }
 #: options that make the LIMIT_INSTANCES run long
 LIMIT_OPTIONS = {("amg", "LinearSystem"): {"tol": 1e-30, "max_iter": 10**6}}
@@ -79,7 +81,7 @@ def tiny(kind: str):
         "CVRP": lambda: CVRP.random(20, seed=1),
         "MIP": lambda: _knapsack(30, 3, 0),
         # reg small enough that sns reaches its Newton stage (its kernels compile in the warm-up)
-        "OptimalTransport": lambda: OptimalTransport.random(40, seed=0, reg=1e-3),
+        "OptimalTransport": lambda: OptimalTransport.random(160, seed=0, reg=1e-3),
         "DAGLearning": lambda: DAGLearning.random(5, n=200, seed=0),
         "LinearSystem": lambda: LinearSystem.poisson((16, 16)),
         "LeastSquares": lambda: LeastSquares(A, rng.standard_normal(40)),
