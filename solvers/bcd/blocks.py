@@ -142,33 +142,21 @@ class _Model:
             self.b = problem.b[:, None]
         self.l2 = float(problem.l2)
 
-    def loss(self, Z: np.ndarray) -> float:
-        return self.loss_and_dZ(Z, need_dZ=False)[0]
-
-    def loss_and_dZ(self, Z: np.ndarray, need_dZ: bool = True) -> tuple[float, np.ndarray | None]:
+    def loss_and_dZ(self, Z: np.ndarray) -> tuple[float, np.ndarray]:
         """(loss, d loss / dZ) in one pass (softmax: one exponential of Z, numerically shifted)."""
         if self.kind == "ls":
             R = Z - self.b
             return 0.5 * float(np.sum(R * R)), R
         if self.kind == "logistic":
             yz = self.y * Z
-            return float(np.logaddexp(0.0, -yz).sum()), (-self.y * expit(-yz) if need_dZ else None)
+            return float(np.logaddexp(0.0, -yz).sum()), -self.y * expit(-yz)
         mx = Z.max(axis=1, keepdims=True)
         E = np.exp(Z - mx)
         s = E.sum(axis=1, keepdims=True)
         val = float(np.sum(np.log(s) + mx) - np.sum(Z * self.onehot))
-        if not need_dZ:
-            return val, None
         E /= s
         E -= self.onehot
         return val, E
-
-    def dZ(self, Z: np.ndarray) -> np.ndarray:
-        if self.kind == "ls":
-            return Z - self.b
-        if self.kind == "logistic":
-            return -self.y * expit(-self.y * Z)
-        return softmax(Z, axis=1) - self.onehot
 
     def curvature(self, R: np.ndarray) -> np.ndarray | None:
         """Per-sample curvature of the loss in Z from R = d loss / dZ: None (least squares: the
