@@ -21,7 +21,7 @@ Nutini, Laradji & Schmidt, "Let's Make Block Coordinate Descent Converge Faster"
 - sparse designs (§5): ``partition="forest"`` (least squares, logistic) splits the columns into
   greedy forest blocks of the column graph of AᵀA (columns j ~ l when they share a row), so each
   block Hessian A_bᵀ D A_b is tree-structured and its Newton system is solved in O(|b|) by
-  message passing (:func:`solvers.bcd.forest._tree_solve`).
+  message passing (:func:`solvers.bcd.forest.tree_solve`).
 L1 problems go to the working-set prox-CD of :mod:`solvers.bcd.greedy_cd`.
 """
 
@@ -303,21 +303,15 @@ def _forest_newton(model: _Model, tree: tuple[np.ndarray, Any, Any], R: np.ndarr
     has nonzeros only on the tree edges, so only its diagonal and (column, parent) entries are
     formed (O(nnz(A_b)), :func:`_forest_tree`) and the system is solved by message passing in
     O(|b|); falls back to the gradient step -∇_b f / L_b if a pivot is not positive."""
-    from .forest import _tree_solve
+    from .forest import tree_solve
 
     parent, Qd, Qo = tree
     curv = model.curvature(R)
     w = np.ones(R.shape[0]) if curv is None else curv[:, 0]
     diag = np.asarray(Qd @ w).ravel() + l2
     off = np.asarray(Qo @ w).ravel()
-    m = gb.size
-    r = np.ascontiguousarray(-gb.reshape(m, 1))
-    piv = np.empty(m)
-    try:
-        _tree_solve(0, m, parent, diag, off, piv, r)
-    except ZeroDivisionError:
-        return -gb / lb
-    return r.ravel() if np.all(piv > 0) else -gb / lb
+    r = np.ascontiguousarray(-gb.reshape(gb.size, 1))
+    return r.ravel() if tree_solve(parent, diag, off, r) else -gb / lb
 
 
 def _newton_cg_direction(model: _Model, cg_data: tuple, curv: np.ndarray | None, gb: np.ndarray, l2: float,

@@ -5,7 +5,7 @@ Nutini, Laradji & Schmidt, "Let's Make Block Coordinate Descent Converge Faster"
   are forests (:func:`forest_partition`; about two on a lattice), so every block Hessian
   H_bb = diag(deg_b + reg) - W_bb is a tree-structured SPD matrix;
 - update: the exact block minimization H_bb d = -∇_b f is solved in O(|b|) by Gaussian
-  elimination leaf-to-root and back-substitution root-to-leaf (:func:`solve_tree_system`;
+  elimination leaf-to-root and back-substitution root-to-leaf (:func:`tree_solve`;
   a tree has no fill-in), i.e. message passing;
 - the gradient G = H X_U - W_UL Y_L is kept current by residual updates (a block visit costs
   O(nnz of its rows)) and recomputed from scratch before the stopping test is accepted.
@@ -138,30 +138,20 @@ def _tree_structure(W: sp.csr_matrix, nodes: np.ndarray) -> tuple[np.ndarray, np
     return nodes[order], parent[order], wpar[order]
 
 
-@numba.njit(cache=True)
-def _tree_solve(lo: int, hi: int, parent: np.ndarray, diag: np.ndarray, offdiag: np.ndarray,
-                piv: np.ndarray, r: np.ndarray) -> None:
-    """Message passing on the forest of nodes lo..hi-1, numbered in BFS order (parent[v] < v,
-    -1 for roots) (paper §5): eliminate leaf-to-root, giving pivots piv[v] and messages r[v], then
-    back-substitute root-to-leaf. ``r`` holds the right-hand side on entry and the solution on
-    exit; the passes run over contiguous memory."""
-    k = r.shape[1]
-    for v in range(lo, hi):
-        piv[v] = diag[v]
-    for v in range(hi - 1, lo - 1, -1):
-        p = parent[v]
-        if p >= 0:
-            f = offdiag[v] / piv[v]
-            piv[p] -= f * offdiag[v]
-            for c in range(k):
-                r[p, c] -= f * r[v, c]
-    for v in range(lo, hi):
-        p = parent[v]
-        for c in range(k):
-            s = r[v, c]
-            if p >= 0:
-                s -= offdiag[v] * r[p, c]
-            r[v, c] = s / piv[v]
+def tree_solve(parent: np.ndarray, diag: np.ndarray, offdiag: np.ndarray, r: np.ndarray) -> bool:
+    """Solve H x = r in place for one forest numbered in BFS order (parent[v] < v, -1 for roots),
+    H[v, v] = diag[v], H[v, parent[v]] = offdiag[v] (paper §5, message passing): factor with
+    :func:`_factor_forests`, then :func:`_factored_solve`. ``r`` is (n, k), contiguous. Returns
+    False (``r`` unspecified) when a pivot is not positive, i.e. H is not positive definite."""
+    n = diag.size
+    try:
+        ipiv, mult = _factor_forests(np.array([0, n], dtype=np.int64), parent, diag, offdiag)
+    except ZeroDivisionError:
+        return False
+    if not np.all(ipiv > 0):  # the pivots of an SPD matrix (its LDLᵀ factor D) are positive
+        return False
+    _factored_solve(0, n, parent, mult, ipiv, r)
+    return True
 
 
 def solve_tree_system(order: np.ndarray, parent: np.ndarray, diag: np.ndarray, offdiag: np.ndarray,
@@ -191,16 +181,11 @@ def solve_tree_system(order: np.ndarray, parent: np.ndarray, diag: np.ndarray, o
     # renumber the nodes in ``order`` (parents first), as the block sweep stores them
     new_parent = np.where(has, pos[np.maximum(parent, 0)], -1)[order]
     r = np.ascontiguousarray(b.reshape(n, -1)[order])
-    piv = np.empty(n)
-    try:
-        _tree_solve(0, n, new_parent, diag[order], offdiag[order], piv, r)
-    except ZeroDivisionError:
-        piv[:] = 0.0
-    x = np.empty_like(r)
-    x[order] = r
-    if not np.all(piv > 0):  # the pivots of an SPD matrix (its LDLᵀ factor D) are positive
+    if not tree_solve(new_parent, diag[order], offdiag[order], r):
         raise ValueError("the tree system is singular or indefinite (a pivot <= 0): "
                          "H must be positive definite")
+    x = np.empty_like(r)
+    x[order] = r
     return x.reshape(b.shape)
 
 
@@ -226,6 +211,30 @@ def _factor_forests(bptr: np.ndarray, parent: np.ndarray, diag: np.ndarray, offd
     return ipiv, mult
 
 
+@numba.njit(cache=True, inline="always")  # not inlined, the call made the sweep 2x slower
+def _factored_solve(lo: int, hi: int, parent: np.ndarray, mult: np.ndarray, ipiv: np.ndarray,
+                    r: np.ndarray) -> None:
+    """Message passing with a pre-factored forest (:func:`_factor_forests`) on nodes lo..hi-1,
+    numbered in BFS order (parent[v] < v): messages leaf-to-root, then back-substitution
+    root-to-leaf. ``r`` holds the right-hand side on entry and the solution on exit."""
+    k = r.shape[1]
+    for v in range(hi - 1, lo - 1, -1):
+        p = parent[v]
+        if p >= 0:
+            f = mult[v]
+            for c in range(k):
+                r[p, c] -= f * r[v, c]
+    for v in range(lo, hi):
+        p = parent[v]
+        f = mult[v]
+        iv = ipiv[v]
+        for c in range(k):
+            s = r[v, c] * iv
+            if p >= 0:
+                s -= f * r[p, c]
+            r[v, c] = s
+
+
 @numba.njit(cache=True)
 def _sweep(bptr: np.ndarray, parent: np.ndarray, mult: np.ndarray, ipiv: np.ndarray,
            cindptr: np.ndarray, cindices: np.ndarray, cdata: np.ndarray, B: np.ndarray, X: np.ndarray,
@@ -243,21 +252,7 @@ def _sweep(bptr: np.ndarray, parent: np.ndarray, mult: np.ndarray, ipiv: np.ndar
         for v in range(lo, hi):
             for c in range(k):
                 r[v, c] = -G[v, c]
-        for v in range(hi - 1, lo - 1, -1):  # messages leaf-to-root
-            p = parent[v]
-            if p >= 0:
-                f = mult[v]
-                for c in range(k):
-                    r[p, c] -= f * r[v, c]
-        for v in range(lo, hi):  # back-substitution root-to-leaf: r[v] becomes d[v]
-            p = parent[v]
-            f = mult[v]
-            iv = ipiv[v]
-            for c in range(k):
-                s = r[v, c] * iv
-                if p >= 0:
-                    s -= f * r[p, c]
-                r[v, c] = s
+        _factored_solve(lo, hi, parent, mult, ipiv, r)  # r[v] becomes d[v]
         for v in range(lo, hi):
             for c in range(k):
                 X[v, c] += r[v, c]
