@@ -55,7 +55,7 @@ _FM = {"reassoc", "contract", "nsz", "arcp"}  # vectorized reductions; inf/NaN s
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
-def _marginals(K: np.ndarray, u: np.ndarray, v: np.ndarray, r: np.ndarray, c: np.ndarray) -> None:
+def scaled_marginals(K: np.ndarray, u: np.ndarray, v: np.ndarray, r: np.ndarray, c: np.ndarray) -> None:
     """Row sums r = u * (K v) and column sums c = v * (K^T u) of P = diag(u) K diag(v), one pass over K."""
     m, n = K.shape
     c[:] = 0.0
@@ -69,9 +69,6 @@ def _marginals(K: np.ndarray, u: np.ndarray, v: np.ndarray, r: np.ndarray, c: np
         r[i] = ui * s
     for j in range(n):
         c[j] *= v[j]
-
-
-scaled_marginals = _marginals  # public name (the fused kernels below call _marginals)
 
 
 def _bit_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -273,7 +270,7 @@ def sweep_marginals(K: np.ndarray, a: np.ndarray, b: np.ndarray, u: np.ndarray, 
             KTu[j] += K[i, j] * ui
     for j in range(n):
         v[j] = b[j] / KTu[j]
-    _marginals(K, u, v, r, c)
+    scaled_marginals(K, u, v, r, c)
 
 
 _LOG2E = 1.4426950408889634
@@ -384,15 +381,9 @@ def sample_threshold(K: np.ndarray, u: np.ndarray, v: np.ndarray, rows: np.ndarr
     least as many entries are kept as by the exact quantiles of the sample."""
     s = rows.size
     w = np.empty(s)
-    wmax = 0.0
-    tot = 0.0
-    for k in range(s):
-        i, j = rows[k], cols[k]
-        x = u[i] * K[i, j] * v[j]
-        w[k] = x
-        tot += x
-        if x > wmax:
-            wmax = x
+    scaled_gather(K, u, v, rows, cols, w)
+    wmax = w.max() if s else 0.0
+    tot = w.sum()
     if not wmax > 0.0:
         return 0.0
     bits = w.view(np.int64)
