@@ -117,29 +117,30 @@ def divide_tsp(problem: TSP | CVRP, start: str, starts: int, rng: np.random.Gene
              else M.node_features(coords))
     logits = M.heatmap(net, feats, neigh)
     xy = M.unit_box(np.asarray(coords, float))
-    best, best_len = None, np.inf
-    length = TourImprover(problem, neigh)
     if getattr(net, "decode", "next") == "insert":  # node heatmap: learned-order insertion
         a, b = np.ascontiguousarray(logits[:, 0]), np.ascontiguousarray(logits[:, 1])
-        for _ in range(starts):  # ``starts`` sampled insertion orders, the shortest tour kept
-            tour, _, _ = insertion_tour(a, b, xy, False, int(rng.integers(2**31)), False)
-            L = length.length(tour)
-            if L < best_len:
-                best, best_len = tour, L
-            if stop is not None and stop():
-                break
-        return best, "learned"
-    for i, s in enumerate(rng.choice(problem.n_nodes, size=min(starts, problem.n_nodes), replace=False)):
-        if i == 0 and 0 < refresh < problem.n_nodes - 1:
-            tour = _construct_refreshed(problem, net, int(s), refresh, kind)
-        else:
-            tour, _ = construct_tour(logits, neigh, xy, int(s), True, 0)
+        # ``starts`` sampled insertion orders
+        tours = (insertion_tour(a, b, xy, False, int(rng.integers(2**31)), False)[0]
+                 for _ in range(starts))
+    else:
+        firsts = rng.choice(problem.n_nodes, size=min(starts, problem.n_nodes), replace=False)
+        tours = (_construct_refreshed(problem, net, int(s), refresh, kind)
+                 if i == 0 and 0 < refresh < problem.n_nodes - 1
+                 else construct_tour(logits, neigh, xy, int(s), True, 0)[0]
+                 for i, s in enumerate(firsts))
+    return _shortest(tours, TourImprover(problem, neigh), stop), "learned"
+
+
+def _shortest(tours, length: TourImprover, stop) -> np.ndarray:
+    """The shortest of the lazily built ``tours``; stops building once ``stop()`` says so."""
+    best, best_len = None, np.inf
+    for tour in tours:
         L = length.length(tour)
         if L < best_len:
             best, best_len = tour, L
         if stop is not None and stop():
             break
-    return best, "learned"
+    return best
 
 
 def _construct_refreshed(problem: TSP | CVRP, net, start: int, refresh: int, kind: str) -> np.ndarray:
