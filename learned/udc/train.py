@@ -29,11 +29,10 @@ def _reward(problem, tour, improver, kind, conquer="descend", segment=100, round
     from solvers.routing.local_search import improve_route, split_routes
 
     if conquer == "segment" and kind == "tsp":
-        from solvers.routing.udc import conquer as conquer_pass
+        from solvers.routing.udc import reunion_round
 
-        tour = tour.copy()
         for r in range(rounds):
-            tour, _ = conquer_pass(tour, improver, segment, (r * segment) // 2 % tour.size)
+            tour = reunion_round(tour, improver, segment, r)
         return improver.length(tour)
     tour = improver.descend(tour.copy())
     if kind == "tsp":

@@ -88,6 +88,12 @@ def conquer(tour: np.ndarray, improver: TourImprover, segment: int, offset: int)
     return np.roll(tour, offset), improved
 
 
+def reunion_round(tour: np.ndarray, improver: TourImprover, segment: int, r: int) -> np.ndarray:
+    """Round ``r`` of the reunion (Alg. 1): one :func:`conquer` pass with the cut points shifted
+    by r * segment / 2 (the training reward runs the same rounds)."""
+    return conquer(tour, improver, segment, (r * segment) // 2 % max(1, tour.size))[0]
+
+
 def _path_len(path: np.ndarray, coords: np.ndarray, matrix: np.ndarray, code: int) -> float:
     return float(K.tour_length(path, coords, matrix, code) - K.dist(coords, matrix, code, path[-1], path[0]))
 
@@ -221,7 +227,7 @@ def solve_udc(problem: TSP | CVRP, ctx: SolveContext, start: str = "learned", st
         for r in range(rounds):
             if ctx.should_stop():
                 break
-            tour, _ = conquer(tour, improver, segment, (r * segment) // 2 % max(1, tour.size))
+            tour = reunion_round(tour, improver, segment, r)
             done += 1
             if is_tsp:
                 ctx.record(improver.length(tour), iteration=done)
