@@ -281,11 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         peers += [(f"regot {m}", m) for m in want if m in ("sinkhorn_ssns", "sinkhorn_sparse_newton")]
     except ImportError:
         notes.append("regot not installed (pip install regot): skipped")
-    from problems import OptimalTransport
-    from solvers import solve
+    from solvers.warmup import tiny_instance, warm_up
 
-    solve(OptimalTransport.random(40, seed=0, reg=1e-3), method="sns")  # numba compile outside timing
-    solve(OptimalTransport.random(40, seed=0, reg=1e-3), method="sinkhorn")
+    for method in ("sns", "sinkhorn"):  # numba kernels compiled (or loaded from the cache) untimed
+        warm_up(tiny_instance("OptimalTransport"), method)
     if args.ab:
         main_ab([(f, n, r) for f in fams for n in sizes for r in regs], args.ab,
                 args.max_budget if np.isfinite(args.max_budget) else 60.0)

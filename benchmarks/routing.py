@@ -230,14 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     from learned.udc import model as M
 
     M.load("tsp"), M.load("cvrp")  # warm start: imports and weights are not charged to the first run
-    from solvers import solve
-    from solvers.warmup import tiny_instance
+    from solvers.warmup import tiny_instance, warm_up
 
     for kind in ("TSP", "CVRP"):  # numba kernels compiled (or loaded from the on-disk cache) untimed
         for label, method, opts in METHODS:
             if label in want and method != "ortools":
-                for _ in range(2):  # the second call reaches the stages the first spent compiling
-                    solve(tiny_instance(kind), method, seed=0, time_limit=0.5, **opts)
+                warm_up(tiny_instance(kind), method, 0.5, **opts)
     protocol = "full" if a.full else "quick" if a.quick else "reduced"
     suites = _suites(protocol, a.suites.split(","))
     stop = None if a.instances is None else a.first + a.instances

@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from problems.base import Problem
 
@@ -62,9 +63,10 @@ def tiny_instances(kind: str) -> list[Problem]:
     return [first]
 
 
-def warm_up(problem: Problem, method: str | None = None, limit: float = 1.0, tries: int = 4) -> float:
+def warm_up(problem: Problem, method: str | None = None, limit: float = 1.0, tries: int = 4,
+            **options: Any) -> float:
     """Solve ``problem`` once to the end (no time limit), then until one run with ``limit`` ends
-    inside ``limit * 1.1 + 1`` s; returns the seconds spent.
+    inside ``limit * 1.1 + 1`` s; returns the seconds spent. ``options`` go to every solve.
 
     A method that refuses the instance (``ValueError``) has nothing to warm."""
     from solvers import solve
@@ -76,14 +78,14 @@ def warm_up(problem: Problem, method: str | None = None, limit: float = 1.0, tri
         # then compile inside a timed solve
         warnings.simplefilter("ignore")
         try:
-            solve(problem, method, seed=0)
+            solve(problem, method, seed=0, **options)
         except ValueError:
             return time.perf_counter() - start
     for _ in range(tries):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                result = solve(problem, method, time_limit=limit, seed=0)
+                result = solve(problem, method, time_limit=limit, seed=0, **options)
             except ValueError:
                 break
         if result.runtime <= limit * 1.1 + 1.0:
