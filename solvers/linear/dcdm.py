@@ -42,8 +42,11 @@ def _model(dim: int, weights: str | None, device: str):
     return _MODELS[key]
 
 
-def network_operator(problem: LinearSystem, weights: str | None = None, device: str | None = None):
-    """``r ↦ f(r)`` on the unknowns of ``problem`` (float64 in and out), and its device."""
+def network_operator(problem: LinearSystem, weights: str | None = None, device: str | None = None,
+                     linear: bool = False):
+    """``r ↦ f(r / rms(r))`` on the unknowns of ``problem`` (float64 in and out; step 2's
+    normalization), or with ``linear`` the network's linear map ``r ↦ f(r)`` (the normalized
+    output scaled back by ``rms(r)``; the shipped nets are linear in r), and its device."""
     import torch
 
     from learned.dcdm import _fused as fk
@@ -75,19 +78,26 @@ def network_operator(problem: LinearSystem, weights: str | None = None, device: 
             t = t_in if cpu else t_in.to(dev)
             out = model(t, mask, logk) if gates is None else model.apply(t, gates)
             flat = out.reshape(-1) if cpu else out.reshape(-1).cpu()
-        return fk.gather(np.ascontiguousarray(flat.numpy()), idx)
+        out = fk.gather(np.ascontiguousarray(flat.numpy()), idx)
+        if linear:
+            out *= scale
+        return out
 
     return apply, dev
 
 
 def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
                max_iter: int | None = None, x0: np.ndarray | None = None, kept: int = 2,
-               variant: str = "dcdm", weights: str | None = None, device: str | None = None) -> Result:
+               variant: str = "dcdm", weights: str | None = None, device: str | None = None,
+               smooth: int = 1) -> Result:
     """DCDM (Algorithm 1) to ``‖b − Ax‖ ≤ tol ‖b‖`` or ``max_iter`` (default 1000) steps;
     ``weights`` a file written by ``learned/dcdm/train.py`` (default: the shipped model for the
     grid's dimension); ``device`` cpu / cuda (default: cuda when available). ``kept``
-    directions are kept for the A-orthogonalization (step 3). Stats: residuals,
-    setup/network/solve seconds, fallbacks
+    directions are kept for the A-orthogonalization (step 3). ``smooth`` ν ≥ 1 wraps the
+    network in ν red-black Gauss–Seidel sweeps before and after it (``solvers/linear/
+    smoother.py``: a symmetric V-cycle with the network as coarse correction, the network at
+    a fixed scale per problem); ``smooth=0`` is the paper's plain direction ``d = f(r)``.
+    Stats: residuals, setup/network/smoother/solve seconds, fallbacks
     (steps where the network direction was useless and the residual was used instead) and
     ``max_a_cosine``, the largest |dᵀA p_j| / sqrt(dᵀAd p_jᵀAp_j) over the kept directions."""
     cap = check_common(problem, tol, 1000 if max_iter is None else max_iter)
@@ -96,10 +106,19 @@ def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
     if int(kept) < 0:
         raise ValueError(f"kept must be >= 0, got {kept}")
     kept = int(kept)
+    if isinstance(smooth, bool) or not isinstance(smooth, (int, np.integer)) or smooth < 0:
+        raise ValueError(f"smooth (red-black Gauss–Seidel sweeps) must be an integer >= 0, got {smooth!r}")
     t0 = time.perf_counter()
-    f, dev = network_operator(problem, weights, device)
-    stats: dict[str, Any] = {"setup_time": time.perf_counter() - t0, "device": dev, "variant": variant}
     A, b = problem.A, problem.b
+    f, dev = network_operator(problem, weights, device, linear=smooth > 0)
+    timing: dict[str, float] = {}
+    stats: dict[str, Any] = {"device": dev, "variant": variant, "smooth": int(smooth)}
+    if smooth > 0:
+        from .smoother import RedBlackGS, grid_colours, smoothed
+
+        gs = RedBlackGS(A, grid_colours(problem.grid.mask), sweeps=int(smooth))
+        f, stats["network_scale"] = smoothed(A, f, gs, b, timing)
+    stats["setup_time"] = time.perf_counter() - t0
     bnorm = float(np.linalg.norm(b)) or 1.0
     x = initial_guess(problem, x0)
     P: list[np.ndarray] = []  # kept directions p_j and their products A p_j, p_jᵀ A p_j
@@ -172,6 +191,8 @@ def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
                 break
     except KeyboardInterrupt:
         status = Status.INTERRUPTED
+    if smooth > 0:  # network and smoother seconds inside the preconditioner's time
+        net_time, stats["smoother_time"] = timing.get("network", 0.0), timing.get("smoother", 0.0)
     stats.update(residuals=residuals, network_time=net_time, solve_time=time.perf_counter() - t1,
                  fallbacks=fallbacks, max_a_cosine=worst)
     return finish(problem, ctx, x, status, k, tol, stats)
