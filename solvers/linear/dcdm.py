@@ -60,7 +60,8 @@ def network_operator(problem: LinearSystem, weights: str | None = None, device: 
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = _model(len(grid.shape), weights, dev)
     mask_np, logk_np = grid_features(grid)
-    idx = np.flatnonzero(grid.mask.ravel())  # the unknowns' cells, computed once per problem
+    # the unknowns' cells, once per problem (unsigned: no wrap-around test in the numba loops)
+    idx = np.flatnonzero(grid.mask.ravel()).astype(np.uint32 if grid.mask.size < 2**32 else np.uint64)
     field = np.zeros(int(np.prod(grid.shape)), dtype=np.float32)
     # inference mode where the network needs no autograd (SPDNet takes Gᵀ by autograd)
     no_grad = torch.inference_mode if model.config.get("arch") == "lite" else torch.no_grad

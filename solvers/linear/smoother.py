@@ -96,8 +96,9 @@ class RedBlackGS:
         for rows in (np.flatnonzero(colour), np.flatnonzero(~colour)):
             part = offdiag[rows].tocsr()
             part.sort_indices()
-            self._colours.append((part.indptr.astype(np.int64), part.indices.astype(np.int64),
-                                  part.data, rows.astype(np.int64), 1.0 / diag[rows], diag[rows]))
+            # unsigned indices: numba then skips the negative-index wrap-around test (2× here)
+            self._colours.append((part.indptr.astype(np.uint64), part.indices.astype(np.uint32),
+                                  part.data, rows.astype(np.uint32), 1.0 / diag[rows], diag[rows]))
 
     def _sweep(self, colour: int, rhs: np.ndarray, z: np.ndarray) -> None:
         indptr, indices, data, rows, inv_diag, _ = self._colours[colour]
