@@ -194,7 +194,8 @@ def markdown(rows: list[dict], methods: list[str]) -> str:
                 flag = "" if r["status"] == "converged" else f" ({r['status']})"
                 per = 1e3 * r["network_s"] / max(r["iterations"], 1)
                 smoother = f" + smoother {r['smoother_s']:.2f}" if r.get("smoother_s") else ""
-                detail = (f" [setup {r['setup_s']:.2f} + net {r['network_s']:.2f} = {per:.1f} ms/it{smoother}]"
+                detail = (f" [setup {r['setup_s']:.2f} + net {r['network_s']:.2f} = {per:.1f} ms/it"
+                          f"{smoother}]"
                           if m.startswith("dcdm") and m != "dcdm-fcg" else "")
                 cells.append(f"{r['iterations']} / {r['total_s']:.2f}{detail}{flag}")
 

@@ -125,3 +125,33 @@ def test_smoothed_dcdm_far_fewer_iterations_than_cg_in_3d():
 def test_smooth_option_is_validated(bad):
     with pytest.raises(ValueError, match="smooth"):
         solve(problem((12, 12)), "dcdm", smooth=bad)
+
+
+@pytest.mark.parametrize("shape", [(14, 17), (7, 8, 9)])
+def test_training_form_matches_the_solver_smoother(shape):
+    """learned.dcdm.model.smoothed_direction (torch, batched, used in training) computes the
+    solver's V-cycle: red-black sweeps, the network at its line-search scale, adjoint sweeps."""
+    from learned.dcdm.model import grid_features, smoothed_direction
+    from solvers.linear.dcdm import _model, network_operator
+
+    p = problem(shape, coeff=True)
+    A = p.A.tocsr()
+    f, _ = network_operator(p, linear=True)
+    gs = RedBlackGS(A, grid_colours(p.grid.mask))
+    r = np.random.default_rng(1).standard_normal(p.size)
+    z, s = gs.pre(r)
+    n = f(s)
+    z += (n @ s) / (n @ (A @ n)) * n
+    gs.post(r, z)
+
+    m, lk = grid_features(p.grid)
+    diag, weights = p.grid.stencil(A)
+    def t(a):
+        return torch.from_numpy(np.asarray(a, dtype=np.float32))[None, None]
+
+    model = _model(len(shape), None, "cpu")
+    with torch.no_grad():
+        q = smoothed_direction(model, t(p.grid.to_grid(r)), t(m), t(lk), t(diag),
+                               [t(w) for w in weights])
+    np.testing.assert_allclose(p.grid.from_grid(q[0, 0].numpy()), z, rtol=1e-4,
+                               atol=1e-4 * np.abs(z).max())

@@ -598,3 +598,45 @@ def energy_loss(r: torch.Tensor, q: torch.Tensor, Aq: torch.Tensor, rAr: torch.T
     qr = (q * r).sum(dims)
     qAq = (q * Aq).sum(dims).clamp_min(1e-30)
     return (1.0 - qr * qr / (qAq * rAr.clamp_min(1e-30))).mean()
+
+
+def colour_masks(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Red (even coordinate sum) and black fluid cells of a (batch, 1, *grid) mask, the
+    colouring of ``solvers.linear.smoother.grid_colours``."""
+    dims = mask.shape[2:]
+    parity = torch.zeros(dims, dtype=torch.int64, device=mask.device)
+    for axis, n in enumerate(dims):
+        shape = [1] * len(dims)
+        shape[axis] = n
+        parity = parity + torch.arange(n, device=mask.device).view(shape)
+    red = (parity % 2 == 0).to(mask.dtype)
+    m = mask.to(red.dtype)
+    return red * m, (1 - red) * m
+
+
+def smoothed_direction(model: nn.Module, r: torch.Tensor, mask: torch.Tensor, logk: torch.Tensor,
+                       diag: torch.Tensor, weights: list[torch.Tensor], sweeps: int = 1) -> torch.Tensor:
+    """The preconditioner of ``solvers/linear/smoother.py`` in torch, batched, for training
+    with the smoother in the loop: ``z = S r``; ``z += α f(r − A z)``; ``z += Sᵀ(r − A z)``, with
+    ``S`` ``sweeps`` red-black Gauss–Seidel sweeps (red, black; the adjoint black, red) and
+    ``α = nᵀs / nᵀA n`` per sample (the exact line search of the network on its input ``s``;
+    the solver fixes α once per problem from the right-hand side)."""
+    red, black = colour_masks(mask)
+    inv = torch.where(diag > 0, 1.0 / diag.clamp_min(1e-30), torch.zeros_like(diag))
+
+    def relax(z: torch.Tensor, colour: torch.Tensor) -> torch.Tensor:
+        return z + colour * inv * (r - apply_stencil(z, diag, weights))
+
+    z = red * inv * r
+    z = relax(z, black)
+    for _ in range(sweeps - 1):
+        z = relax(relax(z, red), black)
+    s = r - apply_stencil(z, diag, weights)
+    n = model(s, mask, logk)
+    dims = tuple(range(1, r.dim()))
+    nAn = (n * apply_stencil(n, diag, weights)).sum(dims).clamp_min(1e-30)
+    alpha = ((n * s).sum(dims) / nAn).view(-1, *([1] * (r.dim() - 1)))
+    z = z + alpha * n
+    for _ in range(sweeps):
+        z = relax(relax(z, black), red)
+    return z

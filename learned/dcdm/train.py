@@ -52,6 +52,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--c1", type=int, default=16)
     p.add_argument("--thin", type=int, default=3, help="lite: number of one-channel finest levels")
     p.add_argument("--cg", type=int, default=8, help="lite: channels of the geometry (gate) path")
+    p.add_argument("--smooth", type=int, default=1,
+                   help="red-black Gauss–Seidel sweeps around the network in the loss and in "
+                   "validation, as the solver's default (0: the network's direction alone)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
@@ -66,6 +69,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.steps < 1 or args.geoms < 1 or args.per_geom < 1 or args.reuse < 1:
         p.error("steps, geoms, per-geom and reuse must be >= 1")
+    if args.smooth < 0:
+        p.error("smooth must be >= 0")
     return args
 
 
@@ -75,7 +80,7 @@ def train(args: argparse.Namespace) -> dict[str, list[float]]:
     from tqdm import tqdm
 
     from .generator import make_batch
-    from .model import apply_stencil, build_model, dcdm_loss, energy_loss, save_model
+    from .model import apply_stencil, build_model, dcdm_loss, energy_loss, save_model, smoothed_direction
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -101,7 +106,7 @@ def train(args: argparse.Namespace) -> dict[str, list[float]]:
     out = Path(args.out or Path(__file__).parent / "weights" / f"dcdm{args.dim}d.pt")
     out.parent.mkdir(parents=True, exist_ok=True)
     val = validation_problems(args.dim, args.val_size, args.seed) if args.val_every > 0 else []
-    best = (validation_iterations(model, val, device), 0) if val else None
+    best = (validation_iterations(model, val, device, smooth=args.smooth), 0) if val else None
     best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if best is not None:
         log.info("validation at step 0: %d DCDM iterations", best[0])
@@ -125,7 +130,10 @@ def train(args: argparse.Namespace) -> dict[str, list[float]]:
             w = [torch.from_numpy(x).to(device) for x in batch.weights]
             rAr = torch.from_numpy(batch.rAr).to(device=device, dtype=torch.float32)
             for _ in range(args.reuse):
-                q = model(t["r"], t["mask"], t["logk"])
+                if args.smooth:
+                    q = smoothed_direction(model, t["r"], t["mask"], t["logk"], t["diag"], w, args.smooth)
+                else:
+                    q = model(t["r"], t["mask"], t["logk"])
                 Aq = apply_stencil(q, t["diag"], w)
                 if args.loss == "energy":
                     loss = energy_loss(t["r"], q, Aq, rAr)
@@ -140,7 +148,7 @@ def train(args: argparse.Namespace) -> dict[str, list[float]]:
                 bar.update(1)
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}", n=n)
             if val and step % args.val_every < args.reuse:
-                its = validation_iterations(model, val, device)
+                its = validation_iterations(model, val, device, smooth=args.smooth)
                 if its <= best[0]:
                     best = (its, step)
                     best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -154,11 +162,11 @@ def train(args: argparse.Namespace) -> dict[str, list[float]]:
         log.warning("interrupted: saving the model as it is")
     finally:
         bar.close()
-    meta = {"steps": step, "seed": args.seed, "sizes": sizes, "init": args.init,
+    meta = {"steps": step, "seed": args.seed, "sizes": sizes, "init": args.init, "smooth": args.smooth,
             "minutes": (time.perf_counter() - start) / 60,
             "loss": float(np.mean(losses[-50:])) if losses else None}
     if val:
-        its = validation_iterations(model, val, device)
+        its = validation_iterations(model, val, device, smooth=args.smooth)
         if its <= best[0]:
             best = (its, step)
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -188,10 +196,14 @@ def validation_problems(dim: int, n: int, seed: int) -> list:
     return out
 
 
-def validation_iterations(model, problems: list, device, tol: float = 1e-6, cap: int = 400) -> int:
+def validation_iterations(model, problems: list, device, tol: float = 1e-6, cap: int = 400,
+                          smooth: int = 1) -> int:
     """Total DCDM iterations (Algorithm 1, k = 2) to ``tol`` over ``problems`` with ``model``
-    (``cap`` per problem when it does not converge)."""
+    (``cap`` per problem when it does not converge), the network wrapped in ``smooth``
+    red-black sweeps as in the solver (``solvers/linear/smoother.py``)."""
     import torch
+
+    from solvers.linear.smoother import RedBlackGS, grid_colours, smoothed
 
     from .model import grid_features
 
@@ -203,15 +215,23 @@ def validation_iterations(model, problems: list, device, tol: float = 1e-6, cap:
             mask = torch.from_numpy(m)[None, None].to(device)
             gates = model.gates(mask, torch.from_numpy(lk)[None, None].to(device))
             field = np.zeros(g.shape, dtype=np.float32)
+
+            def net(r: np.ndarray, g=g, gates=gates, field=field) -> np.ndarray:
+                scale = float(np.sqrt(np.mean(r * r))) or 1.0
+                field[g.mask] = r / scale
+                d = model.apply(torch.from_numpy(field)[None, None].to(device), gates)
+                return d[0, 0].cpu().numpy()[g.mask].astype(np.float64) * scale
+
             A, b = prob.A, prob.b
+            M = net
+            if smooth:
+                M, _ = smoothed(A, net, RedBlackGS(A, grid_colours(g.mask), sweeps=smooth), b)
             x = np.zeros_like(b)
             r = b.copy()
             P: list = []
             k = 0
             while np.linalg.norm(r) > tol * np.linalg.norm(b) and k < cap:
-                field[g.mask] = r / np.sqrt(np.mean(r * r))
-                d = model.apply(torch.from_numpy(field)[None, None].to(device), gates)
-                d = d[0, 0].cpu().numpy()[g.mask].astype(np.float64)
+                d = M(r)
                 Ad = A @ d
                 for p, Ap, pp in P:
                     c = (d @ Ap) / pp

@@ -22,7 +22,7 @@ half sweep updates one colour independently of itself (numba, one pass over its 
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
