@@ -602,7 +602,7 @@ def energy_loss(r: torch.Tensor, q: torch.Tensor, Aq: torch.Tensor, rAr: torch.T
 
 def colour_masks(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Red (even coordinate sum) and black fluid cells of a (batch, 1, *grid) mask, the
-    colouring of ``solvers.linear.smoother.grid_colours``."""
+    colouring of ``solvers.linear.smoother``."""
     dims = mask.shape[2:]
     parity = torch.zeros(dims, dtype=torch.int64, device=mask.device)
     for axis, n in enumerate(dims):

@@ -203,29 +203,17 @@ def validation_iterations(model, problems: list, device, tol: float = 1e-6, cap:
     red-black sweeps as in the solver (``solvers/linear/smoother.py``)."""
     import torch
 
-    from solvers.linear.smoother import RedBlackGS, grid_colours, smoothed
-
-    from .model import grid_features
+    from solvers.linear.dcdm import grid_network, network_operator
+    from solvers.linear.smoother import GridVCycle
 
     total = 0
     with torch.no_grad():
         for prob in problems:
-            g = prob.grid
-            m, lk = grid_features(g)
-            mask = torch.from_numpy(m)[None, None].to(device)
-            gates = model.gates(mask, torch.from_numpy(lk)[None, None].to(device))
-            field = np.zeros(g.shape, dtype=np.float32)
-
-            def net(r: np.ndarray, g=g, gates=gates, field=field) -> np.ndarray:
-                scale = float(np.sqrt(np.mean(r * r))) or 1.0
-                field[g.mask] = r / scale
-                d = model.apply(torch.from_numpy(field)[None, None].to(device), gates)
-                return d[0, 0].cpu().numpy()[g.mask].astype(np.float64) * scale
-
             A, b = prob.A, prob.b
-            M = net
             if smooth:
-                M, _ = smoothed(A, net, RedBlackGS(A, grid_colours(g.mask), sweeps=smooth), b)
+                M = GridVCycle(prob, grid_network(model, prob.grid, str(device)), smooth, b)
+            else:
+                M = network_operator(prob, model=model, device=str(device))[0]
             x = np.zeros_like(b)
             r = b.copy()
             P: list = []

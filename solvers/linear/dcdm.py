@@ -42,15 +42,67 @@ def _model(dim: int, weights: str | None, device: str):
     return _MODELS[key]
 
 
-def network_operator(problem: LinearSystem, weights: str | None = None, device: str | None = None,
-                     linear: bool = False):
-    """``r ↦ f(r / rms(r))`` on the unknowns of ``problem`` (float64 in and out; step 2's
-    normalization), or with ``linear`` the network's linear map ``r ↦ f(r)`` (the normalized
-    output scaled back by ``rms(r)``; the shipped nets are linear in r), and its device."""
+def grid_network(model: Any, grid: Any, device: str):
+    """``F ↦ f(F)``: the network on a float32 field of the grid's shape (C order), returning
+    a float32 field (zero on solid cells); the geometry part (gates) is computed here, once
+    per problem."""
     import torch
 
-    from learned.dcdm import _fused as fk
     from learned.dcdm.model import grid_features
+
+    mask_np, logk_np = grid_features(grid)
+    # inference mode where the network needs no autograd (SPDNet takes Gᵀ by autograd)
+    no_grad = torch.inference_mode if model.config.get("arch") == "lite" else torch.no_grad
+    with no_grad():
+        mask = torch.from_numpy(mask_np)[None, None].to(device)
+        logk = torch.from_numpy(logk_np)[None, None].to(device)
+        gates = model.gates(mask, logk) if hasattr(model, "gates") else None
+    cpu = torch.device(device).type == "cpu"
+
+    def apply(field: np.ndarray) -> np.ndarray:
+        with no_grad():
+            t = torch.from_numpy(field).view(1, 1, *grid.shape)
+            t = t if cpu else t.to(device)
+            out = model(t, mask, logk) if gates is None else model.apply(t, gates)
+            out = out.reshape(grid.shape)
+            return np.ascontiguousarray(out.numpy() if cpu else out.cpu().numpy())
+
+    return apply
+
+
+def network_operator(problem: LinearSystem, weights: str | None = None, device: str | None = None,
+                     linear: bool = False, model: Any = None):
+    """``r ↦ f(r / rms(r))`` on the unknowns of ``problem`` (float64 in and out; step 2's
+    normalization), or with ``linear`` the network's linear map ``r ↦ f(r)`` (the normalized
+    output scaled back by ``rms(r)``; the shipped nets are linear in r), and its device.
+    ``model``: a loaded network instead of ``weights`` (training's validation)."""
+    from learned.dcdm import _fused as fk
+
+    grid, dev, loaded = _grid_model(problem, weights, device, smooth=0, load=model is None)
+    model = loaded if model is None else model
+    net = grid_network(model, grid, dev)
+    idx = unknown_cells(grid)
+    field = np.zeros(int(np.prod(grid.shape)), dtype=np.float32)
+
+    def apply(r: np.ndarray) -> np.ndarray:
+        scale = float(np.sqrt(np.dot(r, r) / r.size)) or 1.0
+        fk.scatter_scaled(r, idx, 1.0 / scale, field)  # step 2: unit RMS per cell, on the grid
+        out = fk.gather(net(field.reshape(grid.shape)).reshape(-1), idx)
+        if linear:
+            out *= scale
+        return out
+
+    return apply, dev
+
+
+def unknown_cells(grid: Any) -> np.ndarray:
+    """Flat grid index of each unknown (unsigned: numba then skips the wrap-around test)."""
+    return np.flatnonzero(grid.mask.ravel()).astype(np.uint32 if grid.mask.size < 2**32 else np.uint64)
+
+
+def _grid_model(problem: LinearSystem, weights: str | None, device: str | None, smooth: int,
+                load: bool = True):
+    import torch
 
     grid = problem.grid
     if grid is None:
@@ -58,33 +110,7 @@ def network_operator(problem: LinearSystem, weights: str | None = None, device: 
             "dcdm needs a grid Poisson problem (LinearSystem.poisson): the network reads the "
             "residual on the grid; use 'pcg-ic', 'amg' or 'cg' for a general matrix")
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = _model(len(grid.shape), weights, dev)
-    mask_np, logk_np = grid_features(grid)
-    # the unknowns' cells, once per problem (unsigned: no wrap-around test in the numba loops)
-    idx = np.flatnonzero(grid.mask.ravel()).astype(np.uint32 if grid.mask.size < 2**32 else np.uint64)
-    field = np.zeros(int(np.prod(grid.shape)), dtype=np.float32)
-    # inference mode where the network needs no autograd (SPDNet takes Gᵀ by autograd)
-    no_grad = torch.inference_mode if model.config.get("arch") == "lite" else torch.no_grad
-    with no_grad():  # geometry-only part (gates, mask pyramid) once per problem
-        mask = torch.from_numpy(mask_np)[None, None].to(dev)
-        logk = torch.from_numpy(logk_np)[None, None].to(dev)
-        gates = model.gates(mask, logk) if hasattr(model, "gates") else None
-    cpu = torch.device(dev).type == "cpu"
-    t_in = torch.from_numpy(field).view(1, 1, *grid.shape)  # shares memory with ``field``
-
-    def apply(r: np.ndarray) -> np.ndarray:
-        scale = float(np.sqrt(np.dot(r, r) / r.size)) or 1.0
-        fk.scatter_scaled(r, idx, 1.0 / scale, field)  # step 2: unit RMS per cell, on the grid
-        with no_grad():
-            t = t_in if cpu else t_in.to(dev)
-            out = model(t, mask, logk) if gates is None else model.apply(t, gates)
-            flat = out.reshape(-1) if cpu else out.reshape(-1).cpu()
-        out = fk.gather(np.ascontiguousarray(flat.numpy()), idx)
-        if linear:
-            out *= scale
-        return out
-
-    return apply, dev
+    return grid, dev, _model(len(grid.shape), weights, dev) if load else None
 
 
 def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
@@ -111,14 +137,17 @@ def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
         raise ValueError(f"smooth (red-black Gauss–Seidel sweeps) must be an integer >= 0, got {smooth!r}")
     t0 = time.perf_counter()
     A, b = problem.A, problem.b
-    f, dev = network_operator(problem, weights, device, linear=smooth > 0)
     timing: dict[str, float] = {}
-    stats: dict[str, Any] = {"device": dev, "variant": variant, "smooth": int(smooth)}
     if smooth > 0:
-        from .smoother import RedBlackGS, grid_colours, smoothed
+        from .smoother import GridVCycle
 
-        gs = RedBlackGS(A, grid_colours(problem.grid.mask), sweeps=int(smooth))
-        f, stats["network_scale"] = smoothed(A, f, gs, b, timing)
+        grid, dev, model = _grid_model(problem, weights, device, smooth)
+        f = GridVCycle(problem, grid_network(model, grid, dev), int(smooth), b, timing)
+        stats: dict[str, Any] = {"network_scale": f.alpha}
+    else:
+        f, dev = network_operator(problem, weights, device)
+        stats = {}
+    stats.update(device=dev, variant=variant, smooth=int(smooth))
     stats["setup_time"] = time.perf_counter() - t0
     bnorm = float(np.linalg.norm(b)) or 1.0
     x = initial_guess(problem, x0)

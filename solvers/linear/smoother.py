@@ -14,150 +14,167 @@ conjugate gradient method"):
 
 The error propagator is ``I − BA = (I − SᵀA)(I − αNA)(I − SA)``: ``B`` is symmetric, and
 positive definite for every symmetric positive semidefinite ``N`` (the Gauss–Seidel sweeps
-are A-norm contractions), so DCDM's steps stay descent steps and plain PCG applies. The
-5/7-point grid matrices are two-coloured by the parity of the cell's coordinate sum, so a
-half sweep updates one colour independently of itself (numba, one pass over its rows).
+are A-norm contractions), so DCDM's steps stay descent steps and plain PCG applies.
+
+Everything runs on the grid in float32, like the network (a preconditioner needs no more; the
+iteration itself stays in float64): the 5/7-point stencil as grid arrays
+(``Grid.stencil``), red cells those with an even coordinate sum, so a half sweep updates one
+colour independently of itself. 2-D grids run as ``1 × n0 × n1`` 3-D grids.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from numba import njit
 
 from problems import InvalidProblemError
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def half_sweep(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, rows: np.ndarray,
-               inv_diag: np.ndarray, rhs: np.ndarray, x: np.ndarray) -> None:
-    """Gauss–Seidel on the cells ``rows`` of one colour, ``x_i = (rhs_i − Σ_{j≠i} a_ij x_j) / a_ii``
-    (``inv_diag`` per entry of ``rows``). ``indptr``/``indices``/``data``: the
-    off-diagonal part of those rows only (CSR, one row per entry of ``rows``), so the loop
-    has no branch; the other colour's values are read, so the order within a colour is free."""
-    for p in range(rows.size):
-        i = rows[p]
-        s = rhs[i]
-        for q in range(indptr[p], indptr[p + 1]):
-            s -= data[q] * x[indices[q]]
-        x[i] = s * inv_diag[p]
+def half_sweep(R: np.ndarray, Z: np.ndarray, inv_diag: np.ndarray, w0: np.ndarray, w1: np.ndarray,
+               w2: np.ndarray, colour: int) -> None:
+    """Gauss–Seidel on the cells with ``(i + j + k) % 2 == colour``:
+    ``Z = (R + Σ_faces w Z_neighbour) / a_ii`` (``inv_diag`` 0 on solid cells, which stay 0;
+    ``w0``/``w1``/``w2`` the face weights along each axis, ``Grid.stencil``)."""
+    n0, n1, n2 = Z.shape
+    for i in range(n0):
+        for j in range(n1):
+            for k in range((colour + i + j) % 2, n2, 2):
+                s = R[i, j, k]
+                if i > 0:
+                    s += w0[i - 1, j, k] * Z[i - 1, j, k]
+                if i < n0 - 1:
+                    s += w0[i, j, k] * Z[i + 1, j, k]
+                if j > 0:
+                    s += w1[i, j - 1, k] * Z[i, j - 1, k]
+                if j < n1 - 1:
+                    s += w1[i, j, k] * Z[i, j + 1, k]
+                if k > 0:
+                    s += w2[i, j, k - 1] * Z[i, j, k - 1]
+                if k < n2 - 1:
+                    s += w2[i, j, k] * Z[i, j, k + 1]
+                Z[i, j, k] = s * inv_diag[i, j, k]
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def rows_residual(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, rows: np.ndarray,
-                  diag: np.ndarray, rhs: np.ndarray, z: np.ndarray, out: np.ndarray) -> None:
-    """``out_i = rhs_i − a_ii z_i − Σ_{j≠i} a_ij z_j`` on ``rows`` (off-diagonal CSR as in
-    :func:`half_sweep`)."""
-    for p in range(rows.size):
-        i = rows[p]
-        s = rhs[i] - diag[p] * z[i]
-        for q in range(indptr[p], indptr[p + 1]):
-            s -= data[q] * z[indices[q]]
-        out[i] = s
+def red_residual(R: np.ndarray, Z: np.ndarray, diag: np.ndarray, w0: np.ndarray, w1: np.ndarray,
+                 w2: np.ndarray, S: np.ndarray) -> None:
+    """``S = R − A Z`` after a black half sweep: computed on the red cells, 0 on the black ones
+    (their residual is exactly zero once they are relaxed). Written as a red "sweep" with
+    ``diag`` in place of ``inv_diag``: ``S = R − a_ii Z + Σ w Z_nb``."""
+    n0, n1, n2 = Z.shape
+    S[...] = 0.0
+    for i in range(n0):
+        for j in range(n1):
+            for k in range((i + j) % 2, n2, 2):
+                s = R[i, j, k] - diag[i, j, k] * Z[i, j, k]
+                if i > 0:
+                    s += w0[i - 1, j, k] * Z[i - 1, j, k]
+                if i < n0 - 1:
+                    s += w0[i, j, k] * Z[i + 1, j, k]
+                if j > 0:
+                    s += w1[i, j - 1, k] * Z[i, j - 1, k]
+                if j < n1 - 1:
+                    s += w1[i, j, k] * Z[i, j + 1, k]
+                if k > 0:
+                    s += w2[i, j, k - 1] * Z[i, j, k - 1]
+                if k < n2 - 1:
+                    s += w2[i, j, k] * Z[i, j, k + 1]
+                S[i, j, k] = s
 
 
-@njit(cache=True, nogil=True)
-def scaled_rows(rows: np.ndarray, inv_diag: np.ndarray, rhs: np.ndarray, x: np.ndarray) -> None:
-    """``x_i = rhs_i / a_ii`` on ``rows``: the first half sweep from ``x = 0``."""
-    for p in range(rows.size):
-        i = rows[p]
-        x[i] = rhs[i] * inv_diag[p]
+@njit(cache=True, nogil=True, fastmath=True)
+def scaled_add(Z: np.ndarray, alpha: float, N: np.ndarray) -> None:
+    """``Z += α N`` in place."""
+    z, n = Z.reshape(-1), N.reshape(-1)
+    for p in range(z.size):
+        z[p] += alpha * n[p]
 
 
-class RedBlackGS:
-    """``ν`` red-black Gauss–Seidel sweeps on ``A z = r`` for a matrix whose off-diagonal
-    entries join cells of different colours only: :meth:`pre` (red, black, from ``z = 0``,
-    and the residual it leaves) and :meth:`post` (black, red, from the current ``z``; in
-    correction form these are ``z + Sᵀ(r − A z)``, the adjoint order of :meth:`pre`)."""
+def _as3d(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a if a.ndim == 3 else a[None], dtype=np.float32)
 
-    def __init__(self, A: sp.spmatrix, colour: np.ndarray, sweeps: int = 1):
-        A = sp.csr_matrix(A)
-        A.sort_indices()
-        colour = np.asarray(colour, dtype=bool)
-        if colour.shape != (A.shape[0],):
-            raise ValueError(f"colour must have one entry per unknown ({A.shape[0]}), got {colour.shape}")
-        if int(sweeps) < 1:
-            raise ValueError(f"sweeps must be >= 1, got {sweeps}")
-        rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
-        off = rows != A.indices
-        if np.any(colour[rows[off]] == colour[A.indices[off]]):
-            raise InvalidProblemError("the matrix couples cells of one colour: red-black "
-                                      "Gauss–Seidel needs a 5/7-point grid stencil")
-        diag = A.diagonal()
-        if not np.all(diag > 0):
+
+class GridVCycle:
+    """``B`` of the module docstring on a grid problem, for vectors of unknowns (float64 in
+    and out). ``network`` maps a float32 field of the grid's shape to one (linear, SPSD);
+    ``probe`` (the right-hand side) fixes ``α = nᵀv / nᵀA n`` with ``n = N v``: the exact
+    line search of the network alone (it learns directions only up to a scale, Kaneda et al.
+    eq. (6); the multiplicative form needs one). ``timing`` accumulates ``network`` and
+    ``smoother`` seconds."""
+
+    def __init__(self, problem: Any, network: Callable[[np.ndarray], np.ndarray], sweeps: int = 1,
+                 probe: np.ndarray | None = None, timing: dict[str, float] | None = None):
+        if isinstance(sweeps, bool) or int(sweeps) != sweeps or sweeps < 1:
+            raise ValueError(f"sweeps must be an integer >= 1, got {sweeps!r}")
+        grid = problem.grid
+        if grid is None:
+            raise InvalidProblemError("red-black smoothing needs a grid Poisson problem")
+        from .dcdm import unknown_cells
+
+        diag, weights = grid.stencil(problem.A)
+        if np.any(diag[grid.mask] <= 0):
             raise InvalidProblemError("red-black Gauss–Seidel needs a positive diagonal")
-        self.sweeps = int(sweeps)
-        offdiag = (A - sp.diags(diag)).tocsr()
-        offdiag.eliminate_zeros()
-        self._colours = []
-        for rows in (np.flatnonzero(colour), np.flatnonzero(~colour)):
-            part = offdiag[rows].tocsr()
-            part.sort_indices()
-            # unsigned indices: numba then skips the negative-index wrap-around test (2× here)
-            self._colours.append((part.indptr.astype(np.uint64), part.indices.astype(np.uint32),
-                                  part.data, rows.astype(np.uint32), 1.0 / diag[rows], diag[rows]))
+        self.shape3 = (1, *grid.shape) if len(grid.shape) == 2 else tuple(grid.shape)
+        self.diag = _as3d(diag)
+        self.inv_diag = _as3d(np.where(grid.mask, 1.0 / np.where(grid.mask, diag, 1.0), 0.0))
+        ws = [_as3d(w) for w in weights]
+        self.weights = (np.zeros((0, *self.shape3[1:]), np.float32), *ws) if len(ws) == 2 else tuple(ws)
+        self.sweeps, self.network, self.grid = int(sweeps), network, grid
+        self.idx = unknown_cells(grid)
+        self.timing = timing if timing is not None else {}
+        self._R = np.zeros(self.shape3, np.float32)
+        self._S = np.zeros(self.shape3, np.float32)
+        self.alpha = 1.0
+        if probe is not None:
+            self.alpha = self._scale(problem.A, probe)
 
-    def _sweep(self, colour: int, rhs: np.ndarray, z: np.ndarray) -> None:
-        indptr, indices, data, rows, inv_diag, _ = self._colours[colour]
-        half_sweep(indptr, indices, data, rows, inv_diag, rhs, z)
+    def _scale(self, A: Any, v: np.ndarray) -> float:
+        from learned.dcdm import _fused as fk
 
-    def pre(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``z = S r`` (ν sweeps red, black from zero) and ``s = r − A z``, which is zero on
-        the black cells after a black half sweep, so only the red rows are computed."""
-        z = np.zeros_like(r)
-        red = self._colours[0]
-        scaled_rows(red[3], red[4], r, z)  # the first red half sweep, from zero
-        self._sweep(1, r, z)
-        for _ in range(self.sweeps - 1):
-            self._sweep(0, r, z)
-            self._sweep(1, r, z)
-        s = np.zeros_like(r)
-        indptr, indices, data, rows, _, diag = red
-        rows_residual(indptr, indices, data, rows, diag, r, z, s)
-        return z, s
+        rms = float(np.sqrt(np.dot(v, v) / v.size)) or 1.0
+        fk.scatter_scaled(v, self.idx, 1.0 / rms, self._R.reshape(-1))
+        n = fk.gather(self.network(self._R.reshape(self.grid.shape)).reshape(-1), self.idx)
+        nAn = float(n @ (A @ n))
+        alpha = float(n @ v) / (rms * nAn) if nAn > 0 else 1.0
+        return alpha if np.isfinite(alpha) and alpha > 0 else 1.0
 
-    def post(self, r: np.ndarray, z: np.ndarray) -> None:
-        """``z ← z + Sᵀ(r − A z)`` in place: ν sweeps black, red on ``A z = r``."""
+    def pre(self, R: np.ndarray) -> np.ndarray:
+        """Step 1 on the grid: ``Z = S R`` (red, black × ν from zero); leaves ``R − A Z`` in
+        ``self._S`` and returns ``Z``."""
+        Z = np.zeros(self.shape3, np.float32)
         for _ in range(self.sweeps):
-            self._sweep(1, r, z)
-            self._sweep(0, r, z)
+            half_sweep(R, Z, self.inv_diag, *self.weights, 0)
+            half_sweep(R, Z, self.inv_diag, *self.weights, 1)
+        red_residual(R, Z, self.diag, *self.weights, self._S)
+        return Z
 
+    def post(self, R: np.ndarray, Z: np.ndarray) -> None:
+        """Step 3 on the grid, in place: ``Z ← Z + Sᵀ(R − A Z)`` (black, red × ν)."""
+        for _ in range(self.sweeps):
+            half_sweep(R, Z, self.inv_diag, *self.weights, 1)
+            half_sweep(R, Z, self.inv_diag, *self.weights, 0)
 
-def grid_colours(mask: np.ndarray) -> np.ndarray:
-    """Red (True) / black colour of each unknown (the fluid cells of ``mask`` in C order):
-    the parity of the cell's coordinate sum."""
-    coords = np.nonzero(mask)
-    return (sum(coords) % 2) == 0
+    def __call__(self, r: np.ndarray) -> np.ndarray:
+        from learned.dcdm import _fused as fk
 
-
-def smoothed(A: sp.spmatrix, network: Callable[[np.ndarray], np.ndarray], smoother: RedBlackGS,
-             probe: np.ndarray, timing: dict[str, float] | None = None
-             ) -> tuple[Callable[[np.ndarray], np.ndarray], float]:
-    """The symmetric V-cycle ``B`` of the module docstring around a *linear* ``network``.
-    The scale ``α = nᵀv / nᵀA n`` with ``n = N v`` is the exact line search of the network
-    alone on ``probe`` (the right-hand side); the network learns directions only up to a
-    scale (Kaneda et al., eq. (6)), and the multiplicative form needs one. ``timing``
-    accumulates ``network`` and ``smoother`` seconds. Returns ``(B, α)``."""
-    t = timing if timing is not None else {}
-    n = network(probe)
-    nAn = float(n @ (A @ n))
-    alpha = float(n @ probe) / nAn if nAn > 0 else 1.0
-    if not (np.isfinite(alpha) and alpha > 0):
-        alpha = 1.0
-
-    def apply(r: np.ndarray) -> np.ndarray:
         t0 = time.perf_counter()
-        z, s = smoother.pre(r)  # step 1 and its residual
+        rms = float(np.sqrt(np.dot(r, r) / r.size)) or 1.0  # B is linear: run it at unit scale
+        R = self._R
+        fk.scatter_scaled(r, self.idx, 1.0 / rms, R.reshape(-1))
+        Z = self.pre(R)
         t1 = time.perf_counter()
-        n = network(s)  # step 2
+        N = self.network(self._S.reshape(self.grid.shape))
         t2 = time.perf_counter()
-        z += alpha * n
-        smoother.post(r, z)  # step 3
+        scaled_add(Z, self.alpha, N)
+        self.post(R, Z)
+        z = fk.gather(Z.reshape(-1), self.idx)
+        z *= rms
+        t = self.timing
         t["network"] = t.get("network", 0.0) + (t2 - t1)
         t["smoother"] = t.get("smoother", 0.0) + (t1 - t0) + (time.perf_counter() - t2)
         return z
-
-    return apply, alpha
