@@ -28,10 +28,11 @@ def test_shipped_weights_load_without_network(monkeypatch):
 
     monkeypatch.setattr(socket, "socket", no_network)
     for dim in (2, 3):
-        model = load_model(dim)
-        n = model.n_parameters()
-        assert 2_000 <= n <= 30_000
-        assert model.config["c0"] % 8 == 0 and model.config["c1"] % 8 == 0
+        for plain in (False, True):  # trained with the smoother in the loop / for smooth=0
+            model = load_model(dim, plain=plain)
+            n = model.n_parameters()
+            assert 2_000 <= n <= 30_000
+            assert model.config["c0"] % 8 == 0 and model.config["c1"] % 8 == 0
 
 
 def test_network_is_a_symmetric_positive_operator():

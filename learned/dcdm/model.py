@@ -523,16 +523,25 @@ def grid_features(grid: Any) -> tuple[np.ndarray, np.ndarray]:
     return mask, logk.astype(np.float32)
 
 
-def load_model(dim: int = 2, path: str | None = None, device: str | torch.device = "cpu") -> nn.Module:
-    """Load shipped weights (``weights/dcdm{dim}d.pt``) or a file written by ``train.py``."""
+def load_model(dim: int = 2, path: str | None = None, device: str | torch.device = "cpu",
+               plain: bool = False) -> nn.Module:
+    """Load shipped weights or a file written by ``train.py``. Shipped: ``weights/dcdm{dim}d.pt``,
+    trained with the solver's default red-black smoothing in the loop; with ``plain``,
+    ``weights/dcdm{dim}d_plain.pt`` where shipped, trained for the paper's direction alone
+    (``smooth=0``)."""
     if path is None:
         from importlib import resources
 
-        ref = resources.files("learned.dcdm") / "weights" / f"dcdm{dim}d.pt"
-        with resources.as_file(ref) as p:
-            if not p.exists():
-                raise FileNotFoundError(f"no shipped DCDM weights for {dim}-D grids ({p})")
-            ckpt = torch.load(str(p), map_location="cpu", weights_only=True)
+        names = [f"dcdm{dim}d_plain.pt", f"dcdm{dim}d.pt"] if plain else [f"dcdm{dim}d.pt"]
+        ckpt = None
+        for name in names:
+            ref = resources.files("learned.dcdm") / "weights" / name
+            with resources.as_file(ref) as p:
+                if p.exists():
+                    ckpt = torch.load(str(p), map_location="cpu", weights_only=True)
+                    break
+        if ckpt is None:
+            raise FileNotFoundError(f"no shipped DCDM weights for {dim}-D grids ({names[-1]})")
     else:
         ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
     model = build_model(**ckpt["config"])

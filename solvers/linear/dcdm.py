@@ -33,12 +33,12 @@ _MODELS: dict[tuple, Any] = {}
 VARIANTS = ("dcdm", "fcg", "pcg")
 
 
-def _model(dim: int, weights: str | None, device: str):
-    key = (dim, weights, device)
+def _model(dim: int, weights: str | None, device: str, plain: bool = False):
+    key = (dim, weights, device, plain and weights is None)
     if key not in _MODELS:
         from learned.dcdm.model import load_model
 
-        _MODELS[key] = load_model(dim, weights, device)
+        _MODELS[key] = load_model(dim, weights, device, plain=plain)
     return _MODELS[key]
 
 
@@ -110,7 +110,7 @@ def _grid_model(problem: LinearSystem, weights: str | None, device: str | None, 
             "dcdm needs a grid Poisson problem (LinearSystem.poisson): the network reads the "
             "residual on the grid; use 'pcg-ic', 'amg' or 'cg' for a general matrix")
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return grid, dev, _model(len(grid.shape), weights, dev) if load else None
+    return grid, dev, _model(len(grid.shape), weights, dev, plain=smooth == 0) if load else None
 
 
 def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
