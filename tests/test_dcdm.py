@@ -115,10 +115,13 @@ def test_dcdm_needs_a_grid_and_valid_options():
         solve(p, "dcdm", tol=0)
 
 
-def test_training_a_few_steps_lowers_the_loss(tmp_path):
+@pytest.mark.parametrize("smooth", ["0", "1"])
+def test_training_a_few_steps_lowers_the_loss(tmp_path, smooth):
+    """Plain (the paper's loss on f(r)) and with the solver's smoother in the loop."""
     from learned.dcdm import train
 
     args = train.parse_args(["--dim", "2", "--sizes", "16", "--steps", "40", "--reuse", "40",
+                             "--smooth", smooth,
                              "--geoms", "2", "--per-geom", "2", "--seed", "1", "--quiet",
                              "--init", "random", "--val-every", "0", "--lr", "5e-3",
                              "--out", str(tmp_path / "w.pt")])
