@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-METHODS = ["cg", "pcg-ic", "amg", "dcdm", "dcdm-plain", "dcdm-fcg"]
+METHODS = ["cg", "pcg-ic", "pcg-sgs", "amg", "dcdm", "dcdm-plain", "dcdm-fcg"]
 # dcdm: the default (the network inside one red-black Gauss–Seidel sweep before and after);
 # dcdm-plain: the paper's direction d = f(r) (smooth=0); dcdm-sN: N sweeps; dcdm-fcg: the
 # default preconditioner inside flexible PCG
@@ -73,7 +73,7 @@ def run_one(problem, method: str, time_limit: float) -> dict:
     elif method.startswith("dcdm-s"):
         name, opts["smooth"] = "dcdm", int(method[len("dcdm-s"):])
     if method != "direct":
-        opts["max_iter"] = 20_000 if method in ("cg", "pcg-ic") else 2_000
+        opts["max_iter"] = 20_000 if method in ("cg", "pcg-ic", "pcg-sgs") else 2_000
     t0 = time.perf_counter()
     r = solve(problem, name, time_limit=time_limit, **opts)
     wall = time.perf_counter() - t0

@@ -61,6 +61,14 @@ METHODS = [
         requires=("pyamg",),
     ),
     MethodSpec(
+        name="pcg-sgs",
+        problems=("LinearSystem",),
+        target="solvers.linear.pcg:solve_pcg_sgs",
+        options=dict(_COMMON, x0=None, sweeps=1),
+        description="CG preconditioned with symmetric red-black Gauss-Seidel (grid problems; "
+        "dcdm's smoother without the network)",
+    ),
+    MethodSpec(
         name="dcdm",
         problems=("LinearSystem",),
         target="solvers.linear.dcdm:solve_dcdm",

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from problems import LinearSystem
+from problems import InvalidProblemError, LinearSystem
 
 from ..context import SolveContext
 from ..result import Result, Status
@@ -159,3 +159,20 @@ def solve_amg(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
     stats = {"setup_time": time.perf_counter() - t0, "network_time": 0.0, "levels": len(ml.levels),
              "operator_complexity": float(ml.operator_complexity())}
     return pcg(problem, ctx, lambda r: M @ r, tol, cap, x0, stats)
+
+
+def solve_pcg_sgs(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
+                  max_iter: int | None = None, x0: np.ndarray | None = None,
+                  sweeps: int = 1) -> Result:
+    """CG preconditioned with symmetric red-black Gauss–Seidel (``sweeps`` red, black sweeps
+    then the same in reverse order; grid Poisson problems): DCDM's smoother without the
+    network (``solvers/linear/smoother.py``), the ablation that shows what the network adds."""
+    from .smoother import GridVCycle
+
+    cap = check_common(problem, tol, max_iter)
+    if getattr(problem, "grid", None) is None:
+        raise InvalidProblemError("pcg-sgs needs a grid Poisson problem (LinearSystem.poisson)")
+    t0 = time.perf_counter()
+    M = GridVCycle(problem, None, sweeps)
+    stats = {"setup_time": time.perf_counter() - t0, "network_time": 0.0}
+    return pcg(problem, ctx, M, tol, cap, x0, stats)

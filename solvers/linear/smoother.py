@@ -101,13 +101,14 @@ def _as3d(a: np.ndarray) -> np.ndarray:
 
 class GridVCycle:
     """``B`` of the module docstring on a grid problem, for vectors of unknowns (float64 in
-    and out). ``network`` maps a float32 field of the grid's shape to one (linear, SPSD);
+    and out). ``network`` maps a float32 field of the grid's shape to one (linear, SPSD), or
+    None for the symmetric Gauss–Seidel sweeps alone (``pcg-sgs``);
     ``probe`` (the right-hand side) fixes ``α = nᵀv / nᵀA n`` with ``n = N v``: the exact
     line search of the network alone (it learns directions only up to a scale, Kaneda et al.
     eq. (6); the multiplicative form needs one). ``timing`` accumulates ``network`` and
     ``smoother`` seconds."""
 
-    def __init__(self, problem: Any, network: Callable[[np.ndarray], np.ndarray], sweeps: int = 1,
+    def __init__(self, problem: Any, network: Callable[[np.ndarray], np.ndarray] | None, sweeps: int = 1,
                  probe: np.ndarray | None = None, timing: dict[str, float] | None = None):
         if isinstance(sweeps, bool) or int(sweeps) != sweeps or sweeps < 1:
             raise ValueError(f"sweeps must be an integer >= 1, got {sweeps!r}")
@@ -130,7 +131,7 @@ class GridVCycle:
         self._R = np.zeros(self.shape3, np.float32)
         self._S = np.zeros(self.shape3, np.float32)
         self.alpha = 1.0
-        if probe is not None:
+        if probe is not None and network is not None:
             self.alpha = self._scale(problem.A, probe)
 
     def _scale(self, A: Any, v: np.ndarray) -> float:
@@ -168,9 +169,11 @@ class GridVCycle:
         fk.scatter_scaled(r, self.idx, 1.0 / rms, R.reshape(-1))
         Z = self.pre(R)
         t1 = time.perf_counter()
-        N = self.network(self._S.reshape(self.grid.shape))
+        if self.network is not None:
+            N = self.network(self._S.reshape(self.grid.shape))
         t2 = time.perf_counter()
-        scaled_add(Z, self.alpha, N)
+        if self.network is not None:
+            scaled_add(Z, self.alpha, N)
         self.post(R, Z)
         z = fk.gather(Z.reshape(-1), self.idx)
         z *= rms
