@@ -65,7 +65,10 @@ def red_residual(R: np.ndarray, Z: np.ndarray, diag: np.ndarray, w0: np.ndarray,
                  w2: np.ndarray, S: np.ndarray) -> None:
     """``S = R − A Z`` after a black half sweep: computed on the red cells, 0 on the black ones
     (their residual is exactly zero once they are relaxed). Written as a red "sweep" with
-    ``diag`` in place of ``inv_diag``: ``S = R − a_ii Z + Σ w Z_nb``."""
+    ``diag`` in place of ``inv_diag``: ``S = R − a_ii Z + Σ w Z_nb``. The neighbour sum is
+    written out here and in :func:`half_sweep`: a shared numba helper, even with
+    ``inline="always"``, made both kernels 12× slower (measured 2.8 ms against 0.22 ms per
+    half sweep at 256²)."""
     n0, n1, n2 = Z.shape
     S[...] = 0.0
     for i in range(n0):
