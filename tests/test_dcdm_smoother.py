@@ -165,7 +165,7 @@ def test_training_form_matches_the_solver_smoother(shape):
 
     model = _model(len(shape), None, "cpu")
     with torch.no_grad():
-        q = smoothed_direction(model, t(p.grid.to_grid(r)), t(m), t(lk), t(diag),
+        q = smoothed_direction(lambda s: model(s, t(m), t(lk)), t(p.grid.to_grid(r)), t(m), t(diag),
                                [t(w) for w in weights])
     np.testing.assert_allclose(p.grid.from_grid(q[0, 0].numpy()), z, rtol=1e-4,
                                atol=1e-4 * np.abs(z).max())
@@ -185,3 +185,31 @@ def test_symmetric_gauss_seidel_pcg_agrees_with_direct(shape):
     assert solve(p, "pcg-sgs", tol=1e-8, sweeps=2).iterations < sgs.iterations
     with pytest.raises(InvalidProblemError, match="grid"):
         solve(LinearSystem(p.A, p.b), "pcg-sgs")
+
+
+@pytest.mark.parametrize("shape", [(20, 23), (9, 10, 11)])
+def test_torch_vcycle_equals_the_numba_one(shape):
+    """The CUDA path's V-cycle (all in torch, run here on the CPU) applies the same operator,
+    with the same scale α, as the numba one; a solve through it converges."""
+    from solvers.linear.dcdm import _grid_model, torch_network
+    from solvers.linear.smoother import TorchGridVCycle
+
+    p = problem(shape, coeff=True)
+    V = vcycle(p, probe=p.b)
+    grid, dev, model = _grid_model(p, None, "cpu", 1)
+    T = TorchGridVCycle(p, torch_network(model, grid, dev), "cpu", 1, p.b)
+    assert np.isclose(T.alpha, V.alpha, rtol=1e-4)
+    r = np.random.default_rng(4).standard_normal(p.size)
+    np.testing.assert_allclose(T(r), V(r), rtol=1e-4, atol=1e-4 * np.abs(V(r)).max())
+    from solvers.context import SolveContext
+    from solvers.linear.pcg import pcg
+
+    res = pcg(p, SolveContext(), T, 1e-8, 500, None, {})
+    assert res.status == Status.CONVERGED and res.objective <= 1e-8
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_dcdm_on_cuda_matches_cpu():
+    p = problem((64, 64), seed=2)
+    cpu, gpu = solve(p, "dcdm", device="cpu"), solve(p, "dcdm", device="cuda")
+    assert gpu.status == Status.CONVERGED and abs(gpu.iterations - cpu.iterations) <= 2

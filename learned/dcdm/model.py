@@ -623,13 +623,15 @@ def colour_masks(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return red * m, (1 - red) * m
 
 
-def smoothed_direction(model: nn.Module, r: torch.Tensor, mask: torch.Tensor, logk: torch.Tensor,
-                       diag: torch.Tensor, weights: list[torch.Tensor], sweeps: int = 1) -> torch.Tensor:
-    """The preconditioner of ``solvers/linear/smoother.py`` in torch, batched, for training
-    with the smoother in the loop: ``z = S r``; ``z += α f(r − A z)``; ``z += Sᵀ(r − A z)``, with
-    ``S`` ``sweeps`` red-black Gauss–Seidel sweeps (red, black; the adjoint black, red) and
-    ``α = nᵀs / nᵀA n`` per sample (the exact line search of the network on its input ``s``;
-    the solver fixes α once per problem from the right-hand side)."""
+def smoothed_direction(network: Any, r: torch.Tensor, mask: torch.Tensor, diag: torch.Tensor,
+                       weights: list[torch.Tensor], sweeps: int = 1,
+                       alpha: float | None = None) -> torch.Tensor:
+    """The preconditioner of ``solvers/linear/smoother.py`` in torch, batched: ``z = S r``;
+    ``z += α N(r − A z)``; ``z += Sᵀ(r − A z)``, with ``S`` ``sweeps`` red-black Gauss–Seidel
+    sweeps (red, black; the adjoint black, red) and ``N = network`` (a map of (batch, 1,
+    *grid) tensors). ``alpha`` None (training): ``α = nᵀs / nᵀA n`` per sample, the exact line
+    search of the network on its input ``s``; the solver passes the α it fixed once per
+    problem (its torch / CUDA path)."""
     red, black = colour_masks(mask)
     inv = torch.where(diag > 0, 1.0 / diag.clamp_min(1e-30), torch.zeros_like(diag))
 
@@ -641,11 +643,13 @@ def smoothed_direction(model: nn.Module, r: torch.Tensor, mask: torch.Tensor, lo
     for _ in range(sweeps - 1):
         z = relax(relax(z, red), black)
     s = r - apply_stencil(z, diag, weights)
-    n = model(s, mask, logk)
-    dims = tuple(range(1, r.dim()))
-    nAn = (n * apply_stencil(n, diag, weights)).sum(dims).clamp_min(1e-30)
-    alpha = ((n * s).sum(dims) / nAn).view(-1, *([1] * (r.dim() - 1)))
-    z = z + alpha * n
+    n = network(s)
+    if alpha is None:
+        dims = tuple(range(1, r.dim()))
+        nAn = (n * apply_stencil(n, diag, weights)).sum(dims).clamp_min(1e-30)
+        z = z + ((n * s).sum(dims) / nAn).view(-1, *([1] * (r.dim() - 1))) * n
+    else:
+        z = z + alpha * n
     for _ in range(sweeps):
         z = relax(relax(z, black), red)
     return z

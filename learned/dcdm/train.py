@@ -131,7 +131,8 @@ def train(args: argparse.Namespace) -> dict[str, list[float]]:
             rAr = torch.from_numpy(batch.rAr).to(device=device, dtype=torch.float32)
             for _ in range(args.reuse):
                 if args.smooth:
-                    q = smoothed_direction(model, t["r"], t["mask"], t["logk"], t["diag"], w, args.smooth)
+                    q = smoothed_direction(lambda s, t=t: model(s, t["mask"], t["logk"]), t["r"],
+                                           t["mask"], t["diag"], w, args.smooth)
                 else:
                     q = model(t["r"], t["mask"], t["logk"])
                 Aq = apply_stencil(q, t["diag"], w)

@@ -70,6 +70,25 @@ def grid_network(model: Any, grid: Any, device: str):
     return apply
 
 
+def torch_network(model: Any, grid: Any, device: str):
+    """``F ↦ f(F)`` on (1, 1, *grid) float32 tensors on ``device`` (the gates computed here,
+    once per problem): the network of the torch / CUDA V-cycle."""
+    import torch
+
+    from learned.dcdm.model import grid_features
+
+    mask_np, logk_np = grid_features(grid)
+    with torch.inference_mode():
+        mask = torch.from_numpy(mask_np)[None, None].to(device)
+        logk = torch.from_numpy(logk_np)[None, None].to(device)
+        gates = model.gates(mask, logk) if hasattr(model, "gates") else None
+
+    def apply(field: Any) -> Any:
+        return model(field, mask, logk) if gates is None else model.apply(field, gates)
+
+    return apply
+
+
 def network_operator(problem: LinearSystem, weights: str | None = None, device: str | None = None,
                      linear: bool = False, model: Any = None):
     """``r ↦ f(r / rms(r))`` on the unknowns of ``problem`` (float64 in and out; step 2's
@@ -139,10 +158,13 @@ def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
     A, b = problem.A, problem.b
     timing: dict[str, float] = {}
     if smooth > 0:
-        from .smoother import GridVCycle
+        from .smoother import GridVCycle, TorchGridVCycle
 
         grid, dev, model = _grid_model(problem, weights, device, smooth)
-        f = GridVCycle(problem, grid_network(model, grid, dev), int(smooth), b, timing)
+        if str(dev).split(":")[0] == "cpu":
+            f = GridVCycle(problem, grid_network(model, grid, dev), int(smooth), b, timing)
+        else:  # CUDA: sweeps and network on the device (their seconds reported as network)
+            f = TorchGridVCycle(problem, torch_network(model, grid, dev), dev, int(smooth), b, timing)
         stats: dict[str, Any] = {"network_scale": f.alpha}
     else:
         f, dev = network_operator(problem, weights, device)

@@ -184,3 +184,68 @@ class GridVCycle:
         t["network"] = t.get("network", 0.0) + (t2 - t1)
         t["smoother"] = t.get("smoother", 0.0) + (t1 - t0) + (time.perf_counter() - t2)
         return z
+
+
+class TorchGridVCycle:
+    """The same ``B`` with every step in torch on ``device`` (the CUDA path: the sweeps and the
+    network stay on the device, one transfer of the residual each way per application), by
+    :func:`learned.dcdm.model.smoothed_direction` with ``α`` fixed once per problem like
+    :class:`GridVCycle`. ``network`` maps a (1, 1, *grid) float32 tensor on ``device`` to one."""
+
+    def __init__(self, problem: Any, network: Callable[[Any], Any], device: str, sweeps: int = 1,
+                 probe: np.ndarray | None = None, timing: dict[str, float] | None = None):
+        import torch
+
+        from .dcdm import unknown_cells
+
+        if isinstance(sweeps, bool) or int(sweeps) != sweeps or sweeps < 1:
+            raise ValueError(f"sweeps must be an integer >= 1, got {sweeps!r}")
+        grid = problem.grid
+        if grid is None:
+            raise InvalidProblemError("red-black smoothing needs a grid Poisson problem")
+        diag, weights = grid.stencil(problem.A)
+
+        def t(a: np.ndarray) -> Any:
+            return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None, None].to(device)
+
+        self.diag, self.weights, self.mask = t(diag), [t(w) for w in weights], t(grid.mask)
+        self.network, self.sweeps, self.grid, self.device = network, int(sweeps), grid, device
+        self.idx = unknown_cells(grid)
+        self.timing = timing if timing is not None else {}
+        self._field = np.zeros(grid.mask.size, np.float32)
+        self.alpha = 1.0
+        if probe is not None:
+            from learned.dcdm.model import apply_stencil
+
+            with torch.inference_mode():
+                v = self._to_device(probe)[0]
+                n = network(v)
+                nAn = float((n * apply_stencil(n, self.diag, self.weights)).sum())
+                alpha = float((n * v).sum()) / nAn if nAn > 0 else 1.0
+            self.alpha = alpha if np.isfinite(alpha) and alpha > 0 else 1.0
+
+    def _to_device(self, r: np.ndarray) -> tuple[Any, float]:
+        import torch
+
+        from learned.dcdm import _fused as fk
+
+        rms = float(np.sqrt(np.dot(r, r) / r.size)) or 1.0
+        fk.scatter_scaled(r, self.idx, 1.0 / rms, self._field)
+        field = torch.from_numpy(self._field).view(1, 1, *self.grid.shape)
+        return field.to(self.device), rms
+
+    def __call__(self, r: np.ndarray) -> np.ndarray:
+        import torch
+
+        from learned.dcdm import _fused as fk
+        from learned.dcdm.model import smoothed_direction
+
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            R, rms = self._to_device(r)
+            Z = smoothed_direction(self.network, R, self.mask, self.diag, self.weights, self.sweeps,
+                                   alpha=self.alpha)
+            z = fk.gather(np.ascontiguousarray(Z.reshape(-1).cpu().numpy()), self.idx)
+        z *= rms
+        self.timing["network"] = self.timing.get("network", 0.0) + time.perf_counter() - t0
+        return z
