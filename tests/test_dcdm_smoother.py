@@ -43,11 +43,10 @@ def colours(p) -> np.ndarray:
 
 
 def vcycle(p, network=None, sweeps: int = 1, probe=None) -> GridVCycle:
-    from solvers.linear.dcdm import _grid_model, grid_network
+    from solvers.linear.dcdm import _model, grid_network
 
     if network is None:
-        grid, dev, model = _grid_model(p, None, "cpu", 1)
-        network = grid_network(model, grid, dev)
+        network = grid_network(_model(len(p.grid.shape), None, "cpu"), p.grid, "cpu")
     return GridVCycle(p, network, sweeps, probe)
 
 
@@ -191,13 +190,13 @@ def test_symmetric_gauss_seidel_pcg_agrees_with_direct(shape):
 def test_torch_vcycle_equals_the_numba_one(shape):
     """The CUDA path's V-cycle (all in torch, run here on the CPU) applies the same operator,
     with the same scale α, as the numba one; a solve through it converges."""
-    from solvers.linear.dcdm import _grid_model, torch_network
+    from solvers.linear.dcdm import _model, torch_network
     from solvers.linear.smoother import TorchGridVCycle
 
     p = problem(shape, coeff=True)
     V = vcycle(p, probe=p.b)
-    grid, dev, model = _grid_model(p, None, "cpu", 1)
-    T = TorchGridVCycle(p, torch_network(model, grid, dev), "cpu", 1, p.b)
+    model = _model(len(p.grid.shape), None, "cpu")
+    T = TorchGridVCycle(p, torch_network(model, p.grid, "cpu"), "cpu", 1, p.b)
     assert np.isclose(T.alpha, V.alpha, rtol=1e-4)
     r = np.random.default_rng(4).standard_normal(p.size)
     np.testing.assert_allclose(T(r), V(r), rtol=1e-4, atol=1e-4 * np.abs(V(r)).max())

@@ -42,49 +42,40 @@ def _model(dim: int, weights: str | None, device: str, plain: bool = False):
     return _MODELS[key]
 
 
-def grid_network(model: Any, grid: Any, device: str):
-    """``F ↦ f(F)``: the network on a float32 field of the grid's shape (C order), returning
-    a float32 field (zero on solid cells); the geometry part (gates) is computed here, once
-    per problem."""
+def torch_network(model: Any, grid: Any, device: str):
+    """``F ↦ f(F)`` on (1, 1, *grid) float32 tensors on ``device``; the geometry part (gates,
+    mask pyramid) is computed here, once per problem. Runs without autograd: inference mode
+    for the shipped ``lite`` net, ``no_grad`` for SPDNet (it takes Gᵀ by autograd)."""
     import torch
 
     from learned.dcdm.model import grid_features
 
     mask_np, logk_np = grid_features(grid)
-    # inference mode where the network needs no autograd (SPDNet takes Gᵀ by autograd)
     no_grad = torch.inference_mode if model.config.get("arch") == "lite" else torch.no_grad
     with no_grad():
         mask = torch.from_numpy(mask_np)[None, None].to(device)
         logk = torch.from_numpy(logk_np)[None, None].to(device)
         gates = model.gates(mask, logk) if hasattr(model, "gates") else None
-    cpu = torch.device(device).type == "cpu"
 
-    def apply(field: np.ndarray) -> np.ndarray:
+    def apply(field: Any) -> Any:
         with no_grad():
-            t = torch.from_numpy(field).view(1, 1, *grid.shape)
-            t = t if cpu else t.to(device)
-            out = model(t, mask, logk) if gates is None else model.apply(t, gates)
-            out = out.reshape(grid.shape)
-            return np.ascontiguousarray(out.numpy() if cpu else out.cpu().numpy())
+            return model(field, mask, logk) if gates is None else model.apply(field, gates)
 
     return apply
 
 
-def torch_network(model: Any, grid: Any, device: str):
-    """``F ↦ f(F)`` on (1, 1, *grid) float32 tensors on ``device`` (the gates computed here,
-    once per problem): the network of the torch / CUDA V-cycle."""
+def grid_network(model: Any, grid: Any, device: str):
+    """:func:`torch_network` for numpy: a float32 field of the grid's shape (C order) in, a
+    float32 field (zero on solid cells) out; the tensors go to ``device`` and back."""
     import torch
 
-    from learned.dcdm.model import grid_features
+    net = torch_network(model, grid, device)
+    cpu = torch.device(device).type == "cpu"
 
-    mask_np, logk_np = grid_features(grid)
-    with torch.inference_mode():
-        mask = torch.from_numpy(mask_np)[None, None].to(device)
-        logk = torch.from_numpy(logk_np)[None, None].to(device)
-        gates = model.gates(mask, logk) if hasattr(model, "gates") else None
-
-    def apply(field: Any) -> Any:
-        return model(field, mask, logk) if gates is None else model.apply(field, gates)
+    def apply(field: np.ndarray) -> np.ndarray:
+        t = torch.from_numpy(field).view(1, 1, *grid.shape)
+        out = net(t if cpu else t.to(device)).reshape(grid.shape)
+        return np.ascontiguousarray(out.numpy() if cpu else out.cpu().numpy())
 
     return apply
 
@@ -97,15 +88,15 @@ def network_operator(problem: LinearSystem, weights: str | None = None, device: 
     ``model``: a loaded network instead of ``weights`` (training's validation)."""
     from learned.dcdm import _fused as fk
 
-    grid, dev, loaded = _grid_model(problem, weights, device, smooth=0, load=model is None)
-    model = loaded if model is None else model
+    grid, dev = _grid_and_device(problem, device)
+    if model is None:
+        model = _model(len(grid.shape), weights, dev, plain=True)
     net = grid_network(model, grid, dev)
     idx = unknown_cells(grid)
     field = np.zeros(int(np.prod(grid.shape)), dtype=np.float32)
 
     def apply(r: np.ndarray) -> np.ndarray:
-        scale = float(np.sqrt(np.dot(r, r) / r.size)) or 1.0
-        fk.scatter_scaled(r, idx, 1.0 / scale, field)  # step 2: unit RMS per cell, on the grid
+        scale = scatter_unit_rms(r, idx, field)  # step 2: unit RMS per cell, on the grid
         out = fk.gather(net(field.reshape(grid.shape)).reshape(-1), idx)
         if linear:
             out *= scale
@@ -119,8 +110,18 @@ def unknown_cells(grid: Any) -> np.ndarray:
     return np.flatnonzero(grid.mask.ravel()).astype(np.uint32 if grid.mask.size < 2**32 else np.uint64)
 
 
-def _grid_model(problem: LinearSystem, weights: str | None, device: str | None, smooth: int,
-                load: bool = True):
+def scatter_unit_rms(r: np.ndarray, idx: np.ndarray, field: np.ndarray) -> float:
+    """``field[idx] = r / rms(r)`` (float32, flat grid; the networks and the V-cycle run at unit
+    scale); returns ``rms(r)`` (1 for a zero vector)."""
+    from learned.dcdm import _fused as fk
+
+    rms = float(np.sqrt(np.dot(r, r) / r.size)) or 1.0
+    fk.scatter_scaled(r, idx, 1.0 / rms, field)
+    return rms
+
+
+def _grid_and_device(problem: LinearSystem, device: str | None) -> tuple[Any, str]:
+    """The problem's grid (a clear error without one) and the device (cuda when available)."""
     import torch
 
     grid = problem.grid
@@ -128,8 +129,7 @@ def _grid_model(problem: LinearSystem, weights: str | None, device: str | None, 
         raise InvalidProblemError(
             "dcdm needs a grid Poisson problem (LinearSystem.poisson): the network reads the "
             "residual on the grid; use 'pcg-ic', 'amg' or 'cg' for a general matrix")
-    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return grid, dev, _model(len(grid.shape), weights, dev, plain=smooth == 0) if load else None
+    return grid, device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
@@ -160,7 +160,8 @@ def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
     if smooth > 0:
         from .smoother import GridVCycle, TorchGridVCycle
 
-        grid, dev, model = _grid_model(problem, weights, device, smooth)
+        grid, dev = _grid_and_device(problem, device)
+        model = _model(len(grid.shape), weights, dev)
         if str(dev).split(":")[0] == "cpu":
             f = GridVCycle(problem, grid_network(model, grid, dev), int(smooth), b, timing)
         else:  # CUDA: sweeps and network on the device (their seconds reported as network)

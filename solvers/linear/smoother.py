@@ -102,6 +102,25 @@ def _as3d(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a if a.ndim == 3 else a[None], dtype=np.float32)
 
 
+def _grid_stencil(problem: Any, sweeps: int) -> tuple[Any, np.ndarray, list[np.ndarray]]:
+    """Checks shared by both V-cycles; returns the grid and its stencil (``Grid.stencil``)."""
+    if isinstance(sweeps, bool) or int(sweeps) != sweeps or sweeps < 1:
+        raise ValueError(f"sweeps must be an integer >= 1, got {sweeps!r}")
+    grid = problem.grid
+    if grid is None:
+        raise InvalidProblemError("red-black smoothing needs a grid Poisson problem")
+    diag, weights = grid.stencil(problem.A)
+    if np.any(diag[grid.mask] <= 0):
+        raise InvalidProblemError("red-black Gauss–Seidel needs a positive diagonal")
+    return grid, diag, weights
+
+
+def _line_search_scale(n_dot_v: float, nAn: float) -> float:
+    """``α = nᵀv / nᵀA n``, or 1 where that is not a positive number."""
+    alpha = n_dot_v / nAn if nAn > 0 else 1.0
+    return alpha if np.isfinite(alpha) and alpha > 0 else 1.0
+
+
 class GridVCycle:
     """``B`` of the module docstring on a grid problem, for vectors of unknowns (float64 in
     and out). ``network`` maps a float32 field of the grid's shape to one (linear, SPSD), or
@@ -113,16 +132,9 @@ class GridVCycle:
 
     def __init__(self, problem: Any, network: Callable[[np.ndarray], np.ndarray] | None, sweeps: int = 1,
                  probe: np.ndarray | None = None, timing: dict[str, float] | None = None):
-        if isinstance(sweeps, bool) or int(sweeps) != sweeps or sweeps < 1:
-            raise ValueError(f"sweeps must be an integer >= 1, got {sweeps!r}")
-        grid = problem.grid
-        if grid is None:
-            raise InvalidProblemError("red-black smoothing needs a grid Poisson problem")
         from .dcdm import unknown_cells
 
-        diag, weights = grid.stencil(problem.A)
-        if np.any(diag[grid.mask] <= 0):
-            raise InvalidProblemError("red-black Gauss–Seidel needs a positive diagonal")
+        grid, diag, weights = _grid_stencil(problem, sweeps)
         self.shape3 = (1, *grid.shape) if len(grid.shape) == 2 else tuple(grid.shape)
         self.diag = _as3d(diag)
         self.inv_diag = _as3d(np.where(grid.mask, 1.0 / np.where(grid.mask, diag, 1.0), 0.0))
@@ -140,21 +152,21 @@ class GridVCycle:
     def _scale(self, A: Any, v: np.ndarray) -> float:
         from learned.dcdm import _fused as fk
 
-        rms = float(np.sqrt(np.dot(v, v) / v.size)) or 1.0
-        fk.scatter_scaled(v, self.idx, 1.0 / rms, self._R.reshape(-1))
+        from .dcdm import scatter_unit_rms
+
+        rms = scatter_unit_rms(v, self.idx, self._R.reshape(-1))
         n = fk.gather(self.network(self._R.reshape(self.grid.shape)).reshape(-1), self.idx)
-        nAn = float(n @ (A @ n))
-        alpha = float(n @ v) / (rms * nAn) if nAn > 0 else 1.0
-        return alpha if np.isfinite(alpha) and alpha > 0 else 1.0
+        return _line_search_scale(float(n @ v) / rms, float(n @ (A @ n)))
 
     def pre(self, R: np.ndarray) -> np.ndarray:
         """Step 1 on the grid: ``Z = S R`` (red, black × ν from zero); leaves ``R − A Z`` in
-        ``self._S`` and returns ``Z``."""
+        ``self._S`` (only where a network will read it) and returns ``Z``."""
         Z = np.zeros(self.shape3, np.float32)
         for _ in range(self.sweeps):
             half_sweep(R, Z, self.inv_diag, *self.weights, 0)
             half_sweep(R, Z, self.inv_diag, *self.weights, 1)
-        red_residual(R, Z, self.diag, *self.weights, self._S)
+        if self.network is not None:
+            red_residual(R, Z, self.diag, *self.weights, self._S)
         return Z
 
     def post(self, R: np.ndarray, Z: np.ndarray) -> None:
@@ -166,17 +178,16 @@ class GridVCycle:
     def __call__(self, r: np.ndarray) -> np.ndarray:
         from learned.dcdm import _fused as fk
 
+        from .dcdm import scatter_unit_rms
+
         t0 = time.perf_counter()
-        rms = float(np.sqrt(np.dot(r, r) / r.size)) or 1.0  # B is linear: run it at unit scale
         R = self._R
-        fk.scatter_scaled(r, self.idx, 1.0 / rms, R.reshape(-1))
+        rms = scatter_unit_rms(r, self.idx, R.reshape(-1))  # B is linear: run it at unit scale
         Z = self.pre(R)
         t1 = time.perf_counter()
         if self.network is not None:
-            N = self.network(self._S.reshape(self.grid.shape))
+            scaled_add(Z, self.alpha, self.network(self._S.reshape(self.grid.shape)))
         t2 = time.perf_counter()
-        if self.network is not None:
-            scaled_add(Z, self.alpha, N)
         self.post(R, Z)
         z = fk.gather(Z.reshape(-1), self.idx)
         z *= rms
@@ -198,12 +209,7 @@ class TorchGridVCycle:
 
         from .dcdm import unknown_cells
 
-        if isinstance(sweeps, bool) or int(sweeps) != sweeps or sweeps < 1:
-            raise ValueError(f"sweeps must be an integer >= 1, got {sweeps!r}")
-        grid = problem.grid
-        if grid is None:
-            raise InvalidProblemError("red-black smoothing needs a grid Poisson problem")
-        diag, weights = grid.stencil(problem.A)
+        grid, diag, weights = _grid_stencil(problem, sweeps)
 
         def t(a: np.ndarray) -> Any:
             return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None, None].to(device)
@@ -217,20 +223,18 @@ class TorchGridVCycle:
         if probe is not None:
             from learned.dcdm.model import apply_stencil
 
-            with torch.inference_mode():
+            with torch.no_grad():  # the network picks its own no-autograd mode
                 v = self._to_device(probe)[0]
                 n = network(v)
                 nAn = float((n * apply_stencil(n, self.diag, self.weights)).sum())
-                alpha = float((n * v).sum()) / nAn if nAn > 0 else 1.0
-            self.alpha = alpha if np.isfinite(alpha) and alpha > 0 else 1.0
+                self.alpha = _line_search_scale(float((n * v).sum()), nAn)
 
     def _to_device(self, r: np.ndarray) -> tuple[Any, float]:
         import torch
 
-        from learned.dcdm import _fused as fk
+        from .dcdm import scatter_unit_rms
 
-        rms = float(np.sqrt(np.dot(r, r) / r.size)) or 1.0
-        fk.scatter_scaled(r, self.idx, 1.0 / rms, self._field)
+        rms = scatter_unit_rms(r, self.idx, self._field)
         field = torch.from_numpy(self._field).view(1, 1, *self.grid.shape)
         return field.to(self.device), rms
 
@@ -241,7 +245,7 @@ class TorchGridVCycle:
         from learned.dcdm.model import smoothed_direction
 
         t0 = time.perf_counter()
-        with torch.inference_mode():
+        with torch.no_grad():
             R, rms = self._to_device(r)
             Z = smoothed_direction(self.network, R, self.mask, self.diag, self.weights, self.sweeps,
                                    alpha=self.alpha)
