@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 METHODS = ["cg", "pcg-ic", "pcg-sgs", "amg", "dcdm", "dcdm-plain", "dcdm-fcg"]
-# dcdm: the default (the network inside one red-black Gauss–Seidel sweep before and after);
-# dcdm-plain: the paper's direction d = f(r) (smooth=0); dcdm-sN: N sweeps; dcdm-fcg: the
-# default preconditioner inside flexible PCG
+# dcdm: the default (the network inside DEFAULT_SWEEPS red-black Gauss–Seidel sweeps before and
+# after: 2 in 2-D, 6 in 3-D); pcg-sgs: the same sweeps without the network; dcdm-plain: the
+# paper's direction d = f(r) (smooth=0); dcdm-sN: N sweeps; dcdm-fcg: the default
+# preconditioner inside flexible PCG
 
 
 def rings_and_crosses(shape: tuple[int, ...], kind: str, seed: int, density: float = 0.2) -> np.ndarray:
@@ -72,6 +73,10 @@ def run_one(problem, method: str, time_limit: float) -> dict:
         name, opts["smooth"] = "dcdm", 0
     elif method.startswith("dcdm-s"):
         name, opts["smooth"] = "dcdm", int(method[len("dcdm-s"):])
+    elif method == "pcg-sgs":  # the ablation: dcdm's default sweeps without the network
+        from solvers.linear.dcdm import DEFAULT_SWEEPS
+
+        opts["sweeps"] = DEFAULT_SWEEPS[len(problem.grid.shape)]
     if method != "direct":
         opts["max_iter"] = 20_000 if method in ("cg", "pcg-ic", "pcg-sgs") else 2_000
     t0 = time.perf_counter()

@@ -54,7 +54,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cg", type=int, default=8, help="lite: channels of the geometry (gate) path")
     p.add_argument("--smooth", type=int, default=1,
                    help="red-black Gauss–Seidel sweeps around the network in the loss and in "
-                   "validation, as the solver's default (0: the network's direction alone)")
+                   "validation (0: the network's direction alone; the solver runs the trained "
+                   "network inside solvers.linear.dcdm.DEFAULT_SWEEPS sweeps by default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")

@@ -73,7 +73,7 @@ METHODS = [
         problems=("LinearSystem",),
         target="solvers.linear.dcdm:solve_dcdm",
         options=dict(_COMMON, x0=None, kept=2, variant="dcdm", weights=None, device=None,
-                     smooth=1),
+                     smooth=None),
         description="deep conjugate directions: a CNN proposes directions (grid Poisson problems)",
         requires=("torch",),
     ),
