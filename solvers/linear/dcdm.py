@@ -137,8 +137,10 @@ DEFAULT_SWEEPS = {2: 2, 3: 6}
 (``benchmarks/RESULTS.md``, DCDM round 7). 2-D: ν = 2 cuts iterations by a fifth against ν = 1
 at no cost in seconds (256²–1024² rings). 3-D: the network alone is weaker on thin walls (its
 coarse levels couple both sides of a one-cell wall), so more of the work goes to the sweeps:
-32³ rings 34 → 18 iterations from ν = 1 to 6 and 64³ rings 66 → 37, at equal seconds from
-64³; SGS-preconditioned CG with the same ν needs 26 and 71."""
+32³ rings 34 → 18 iterations from ν = 1 to 6 and 64³ rings 66 → 37 (SGS-preconditioned CG
+with the same ν: 26 and 71), the only way here to meet 1/10 of CG's iterations on those
+shells; it costs 16–37 % more seconds than ν = 1–2 at 64³–128³ (``smooth=2`` is the
+faster choice in 3-D when seconds matter more)."""
 
 
 def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
