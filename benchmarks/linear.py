@@ -3,7 +3,10 @@
 2-D Poisson with random obstacles (128² … 1024²) and 3-D (32³ … 128³); right-hand sides from a
 fluid-style divergence field and random; obstacle shapes the network never saw in training
 ("rings", "crosses") beside the training kinds. Every method runs to the same relative
-residual 1e-6 in one process, one thread; setup, network and solve seconds are reported.
+residual 1e-6 in one process; setup, network and solve seconds are reported. Threads: torch
+(the network's coarse levels), BLAS, scipy and PyAMG run on one; the red-black sweeps of
+``dcdm`` and ``pcg-sgs`` on ``NUMBA_NUM_THREADS`` (the cores; printed first), and
+``dcdm-t1`` is ``dcdm`` with its sweeps on one thread.
 
     python -m benchmarks.linear --quick
     python -m benchmarks.linear --sizes2d 128,256,512,1024 --sizes3d 32,64
@@ -22,8 +25,8 @@ import numpy as np
 METHODS = ["cg", "pcg-ic", "pcg-sgs", "amg", "dcdm", "dcdm-plain", "dcdm-fcg"]
 # dcdm: the default (the network inside DEFAULT_SWEEPS red-black Gauss–Seidel sweeps before and
 # after: 2 in 2-D, 6 in 3-D); pcg-sgs: the same sweeps without the network; dcdm-plain: the
-# paper's direction d = f(r) (smooth=0); dcdm-sN: N sweeps; dcdm-fcg: the default
-# preconditioner inside flexible PCG
+# paper's direction d = f(r) (smooth=0); dcdm-sN: N sweeps; dcdm-tN: sweeps on N threads;
+# dcdm-fcg: the default preconditioner inside flexible PCG
 
 
 def rings_and_crosses(shape: tuple[int, ...], kind: str, seed: int, density: float = 0.2) -> np.ndarray:
@@ -73,6 +76,8 @@ def run_one(problem, method: str, time_limit: float) -> dict:
         name, opts["smooth"] = "dcdm", 0
     elif method.startswith("dcdm-s"):
         name, opts["smooth"] = "dcdm", int(method[len("dcdm-s"):])
+    elif method.startswith("dcdm-t"):
+        name, opts["threads"] = "dcdm", int(method[len("dcdm-t"):])
     elif method == "pcg-sgs":  # the ablation: dcdm's default sweeps without the network
         from solvers.linear.dcdm import DEFAULT_SWEEPS
 
@@ -116,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         torch = None
     methods = [m for m in args.methods.split(",") if m]
+    import numba
+
+    print(f"sweep threads (NUMBA_NUM_THREADS): {numba.config.NUMBA_NUM_THREADS}; "
+          f"torch threads: {torch.get_num_threads() if torch else '-'}")
     if torch is None and any(m.startswith("dcdm") for m in methods):
         print("note: torch missing, dcdm skipped")
         methods = [m for m in methods if not m.startswith("dcdm")]

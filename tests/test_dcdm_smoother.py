@@ -11,7 +11,7 @@ from problems import InvalidProblemError, LinearSystem
 from problems.linear import random_obstacles
 from solvers import Status, solve
 from solvers.linear.dcdm import DEFAULT_SWEEPS
-from solvers.linear.smoother import GridVCycle
+from solvers.linear.smoother import GridVCycle, SlabPasses
 
 torch = pytest.importorskip("torch")
 
@@ -79,6 +79,26 @@ def test_sweeps_match_the_dense_reference(shape, sweeps):
     V.post(on_grid(V, r), Z0)
     ref = reference_sweeps(A, red, r, z0, (False, True) * sweeps)
     np.testing.assert_allclose(Z0.reshape(-1)[V.idx], ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("shape", [(13, 17), (7, 6, 9)])
+@pytest.mark.parametrize("threads", [2, 3])
+def test_sweeps_on_threads_equal_one_thread_to_the_bit(shape, threads):
+    """SlabPasses: the slabs run at once on threads (uneven slabs with 3) and give the same
+    V-cycle, bit for bit, as one slab; a 2-D grid is split along its rows."""
+    p = problem(shape, coeff=True)
+    V1 = vcycle(p, sweeps=2, probe=p.b)
+    Vt = vcycle(p, sweeps=2, probe=p.b)
+    Vt.colour_pass = SlabPasses(Vt.shape3, threads, min_cells=1)
+    assert len(Vt.colour_pass.boxes) == threads and len(V1.colour_pass.boxes) == 1
+    covered = np.zeros(Vt.shape3, int)
+    for i0, i1, j0, j1 in Vt.colour_pass.boxes:
+        covered[i0:i1, j0:j1] += 1
+    assert np.all(covered == 1)
+    r = np.random.default_rng(4).standard_normal(p.size)
+    assert np.array_equal(V1(r), Vt(r))
+    with pytest.raises(ValueError, match="threads"):
+        SlabPasses(Vt.shape3, 0)
 
 
 @pytest.mark.parametrize("shape", [(10, 12), (6, 6, 5)])
@@ -154,6 +174,13 @@ def test_default_dcdm_meets_the_iteration_target_on_unseen_3d_shells():
 def test_smooth_option_is_validated(bad):
     with pytest.raises(ValueError, match="smooth"):
         solve(problem((12, 12)), "dcdm", smooth=bad)
+
+
+@pytest.mark.parametrize("bad", [0, 1.5, True, "2"])
+@pytest.mark.parametrize("method", ["dcdm", "pcg-sgs"])
+def test_threads_option_is_validated(bad, method):
+    with pytest.raises(ValueError, match="threads"):
+        solve(problem((12, 12)), method, threads=bad)
 
 
 @pytest.mark.parametrize("shape", [(14, 17), (7, 8, 9)])

@@ -64,7 +64,7 @@ METHODS = [
         name="pcg-sgs",
         problems=("LinearSystem",),
         target="solvers.linear.pcg:solve_pcg_sgs",
-        options=dict(_COMMON, x0=None, sweeps=1),
+        options=dict(_COMMON, x0=None, sweeps=1, threads=None),
         description="CG preconditioned with symmetric red-black Gauss-Seidel (grid problems; "
         "dcdm's smoother without the network)",
     ),
@@ -73,7 +73,7 @@ METHODS = [
         problems=("LinearSystem",),
         target="solvers.linear.dcdm:solve_dcdm",
         options=dict(_COMMON, x0=None, kept=2, variant="dcdm", weights=None, device=None,
-                     smooth=None),
+                     smooth=None, threads=None),
         description="deep conjugate directions: a CNN proposes directions (grid Poisson problems)",
         requires=("torch",),
     ),

@@ -146,7 +146,7 @@ faster choice in 3-D when seconds matter more)."""
 def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
                max_iter: int | None = None, x0: np.ndarray | None = None, kept: int = 2,
                variant: str = "dcdm", weights: str | None = None, device: str | None = None,
-               smooth: int | None = None) -> Result:
+               smooth: int | None = None, threads: int | None = None) -> Result:
     """DCDM (Algorithm 1) to ``‖b − Ax‖ ≤ tol ‖b‖`` or ``max_iter`` (default 1000) steps;
     ``weights`` a file written by ``learned/dcdm/train.py`` (default: the shipped model for the
     grid's dimension); ``device`` cpu / cuda (default: cuda when available). ``kept``
@@ -154,7 +154,9 @@ def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
     network in ν red-black Gauss–Seidel sweeps before and after it (``solvers/linear/
     smoother.py``: a symmetric V-cycle with the network as coarse correction, the network at
     a fixed scale per problem); ``smooth=0`` is the paper's plain direction ``d = f(r)``;
-    the default (None) is :data:`DEFAULT_SWEEPS` for the grid's dimension.
+    the default (None) is :data:`DEFAULT_SWEEPS` for the grid's dimension. ``threads``: CPU
+    threads for the sweeps (default ``NUMBA_NUM_THREADS``, the cores; grids of 2¹⁸ cells and
+    more are split in slabs, ``smoother.SlabPasses``); the network's torch levels use torch's.
     Stats: residuals, setup/network/smoother/solve seconds, fallbacks
     (steps where the network direction was useless and the residual was used instead) and
     ``max_a_cosine``, the largest |dᵀA p_j| / sqrt(dᵀAd p_jᵀAp_j) over the kept directions."""
@@ -179,7 +181,7 @@ def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
         grid, dev = _grid_and_device(problem, device)
         model = _model(len(grid.shape), weights, dev)
         if str(dev).split(":")[0] == "cpu":
-            f = GridVCycle(problem, grid_network(model, grid, dev), int(smooth), b, timing)
+            f = GridVCycle(problem, grid_network(model, grid, dev), int(smooth), b, timing, threads)
         else:  # CUDA: sweeps and network on the device (their seconds reported as network)
             f = TorchGridVCycle(problem, torch_network(model, grid, dev), dev, int(smooth), b, timing)
         stats: dict[str, Any] = {"network_scale": f.alpha}

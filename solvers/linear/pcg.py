@@ -163,16 +163,17 @@ def solve_amg(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
 
 def solve_pcg_sgs(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
                   max_iter: int | None = None, x0: np.ndarray | None = None,
-                  sweeps: int = 1) -> Result:
+                  sweeps: int = 1, threads: int | None = None) -> Result:
     """CG preconditioned with symmetric red-black Gauss–Seidel (``sweeps`` red, black sweeps
     then the same in reverse order; grid Poisson problems): DCDM's smoother without the
-    network (``solvers/linear/smoother.py``), the ablation that shows what the network adds."""
+    network (``solvers/linear/smoother.py``), the ablation that shows what the network adds.
+    ``threads``: CPU threads for the sweeps (default ``NUMBA_NUM_THREADS``)."""
     from .smoother import GridVCycle
 
     cap = check_common(problem, tol, max_iter)
     if getattr(problem, "grid", None) is None:
         raise InvalidProblemError("pcg-sgs needs a grid Poisson problem (LinearSystem.poisson)")
     t0 = time.perf_counter()
-    M = GridVCycle(problem, None, sweeps)
+    M = GridVCycle(problem, None, sweeps, threads=threads)
     stats = {"setup_time": time.perf_counter() - t0, "network_time": 0.0}
     return pcg(problem, ctx, M, tol, cap, x0, stats)
