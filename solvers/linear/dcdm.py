@@ -155,8 +155,8 @@ def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
     smoother.py``: a symmetric V-cycle with the network as coarse correction, the network at
     a fixed scale per problem); ``smooth=0`` is the paper's plain direction ``d = f(r)``;
     the default (None) is :data:`DEFAULT_SWEEPS` for the grid's dimension. ``threads``: CPU
-    threads for the sweeps (default ``NUMBA_NUM_THREADS``, the cores; grids of 2¹⁸ cells and
-    more are split in slabs, ``smoother.SlabPasses``); the network's torch levels use torch's.
+    threads for the sweeps (default ``NUMBA_NUM_THREADS``, the cores; grids of 2²¹ cells and
+    more, e.g. 128³, are split in slabs, ``smoother.SlabPasses``); the network's torch levels use torch's.
     Stats: residuals, setup/network/smoother/solve seconds, fallbacks
     (steps where the network direction was useless and the residual was used instead) and
     ``max_a_cosine``, the largest |dᵀA p_j| / sqrt(dᵀAd p_jᵀAp_j) over the kept directions."""

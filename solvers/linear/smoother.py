@@ -36,54 +36,73 @@ from numba import njit
 from problems import InvalidProblemError
 
 
-@njit(cache=True, nogil=True, fastmath=True)
-def colour_pass(R: np.ndarray, Z: np.ndarray, coef: np.ndarray, w0: np.ndarray, w1: np.ndarray,
-                w2: np.ndarray, colour: int, out: np.ndarray, residual: bool,
-                i0: int, i1: int, j0: int, j1: int) -> None:
-    """One pass over the cells with ``(i + j + k) % 2 == colour`` in the box
-    ``i0 ≤ i < i1, j0 ≤ j < j1`` (``w0``/``w1``/``w2`` the face weights along each axis,
-    ``Grid.stencil``); two uses:
+def _colour_pass_kernel(boxed: bool):
+    """:func:`colour_pass` (``boxed=False``: the whole grid, the box arguments ignored) or
+    :func:`colour_pass_box`, compiled from this one source. Two compilations because the
+    bounds cost speed: with run-time box bounds the whole-grid pass ran 5 % slower (128³,
+    1024²; 12 % before clamping them to the grid), and zeroing ``out`` inside the kernel cost
+    another 10 %, so the residual buffer is zeroed once, by its owner."""
 
-    - ``residual=False``, ``out`` is ``Z``, ``coef`` the inverse diagonal: a Gauss–Seidel
-      half sweep ``Z = (R + Σ_faces w Z_neighbour) / a_ii`` (``coef`` 0 on solid cells, which
-      stay 0);
-    - ``residual=True``, ``coef`` the diagonal, colour 0 after a black half sweep:
-      ``out = R − A Z`` on the red cells and 0 on the black ones (their residual is exactly
-      zero once they are relaxed).
+    @njit(cache=True, nogil=True, fastmath=True)
+    def kernel(R: np.ndarray, Z: np.ndarray, coef: np.ndarray, w0: np.ndarray, w1: np.ndarray,
+               w2: np.ndarray, colour: int, out: np.ndarray, residual: bool,
+               i0: int = 0, i1: int = 0, j0: int = 0, j1: int = 0) -> None:
+        n0, n1, n2 = Z.shape
+        if boxed:
+            i0, i1, j0, j1 = max(i0, 0), min(i1, n0), max(j0, 0), min(j1, n1)
+        else:
+            i0, i1, j0, j1 = 0, n0, 0, n1
+        for i in range(i0, i1):
+            for j in range(j0, j1):
+                for k in range((colour + i + j) % 2, n2, 2):
+                    s = R[i, j, k]
+                    if residual:
+                        s -= coef[i, j, k] * Z[i, j, k]
+                    if i > 0:
+                        s += w0[i - 1, j, k] * Z[i - 1, j, k]
+                    if i < n0 - 1:
+                        s += w0[i, j, k] * Z[i + 1, j, k]
+                    if j > 0:
+                        s += w1[i, j - 1, k] * Z[i, j - 1, k]
+                    if j < n1 - 1:
+                        s += w1[i, j, k] * Z[i, j + 1, k]
+                    if k > 0:
+                        s += w2[i, j, k - 1] * Z[i, j, k - 1]
+                    if k < n2 - 1:
+                        s += w2[i, j, k] * Z[i, j, k + 1]
+                    out[i, j, k] = s if residual else s * coef[i, j, k]
 
-    One kernel with a flag rather than a shared neighbour-sum helper: a numba helper, even
-    with ``inline="always"``, made the kernels 12× slower (2.8 ms against 0.22 ms per half
-    sweep at 256²); the flag costs nothing measurable. The cells of one colour depend only
-    on the other colour, so disjoint boxes may run at once (:class:`SlabPasses`), with the
-    same result to the bit as one box."""
-    n0, n1, n2 = Z.shape
-    for i in range(i0, i1):
-        for j in range(j0, j1):
-            if residual:
-                out[i, j, :] = 0.0
-            for k in range((colour + i + j) % 2, n2, 2):
-                s = R[i, j, k]
-                if residual:
-                    s -= coef[i, j, k] * Z[i, j, k]
-                if i > 0:
-                    s += w0[i - 1, j, k] * Z[i - 1, j, k]
-                if i < n0 - 1:
-                    s += w0[i, j, k] * Z[i + 1, j, k]
-                if j > 0:
-                    s += w1[i, j - 1, k] * Z[i, j - 1, k]
-                if j < n1 - 1:
-                    s += w1[i, j, k] * Z[i, j + 1, k]
-                if k > 0:
-                    s += w2[i, j, k - 1] * Z[i, j, k - 1]
-                if k < n2 - 1:
-                    s += w2[i, j, k] * Z[i, j, k + 1]
-                out[i, j, k] = s if residual else s * coef[i, j, k]
+    return kernel
 
 
-MIN_SLAB_CELLS = 1 << 17
-"""Fewest cells per thread in :class:`SlabPasses`: below it a pass takes ~0.1 ms and handing
-it to a thread costs more than it saves (measured: 2 threads 1.6–1.8× faster per pass at
-64³, 128³, 512² and 1024², 1.2× at 256² and 32³)."""
+colour_pass = _colour_pass_kernel(boxed=False)
+colour_pass.__doc__ = """``colour_pass(R, Z, coef, w0, w1, w2, colour, out, residual)``: one pass over
+the cells with ``(i + j + k) % 2 == colour`` (``w0``/``w1``/``w2`` the face weights along each axis,
+``Grid.stencil``); two uses:
+
+- ``residual=False``, ``out`` is ``Z``, ``coef`` the inverse diagonal: a Gauss–Seidel half
+  sweep ``Z = (R + Σ_faces w Z_neighbour) / a_ii`` (``coef`` 0 on solid cells, which stay 0);
+- ``residual=True``, ``coef`` the diagonal, colour 0 after a black half sweep:
+  ``out = R − A Z`` on the red cells; ``out`` must hold zeros on the black ones (their
+  residual is exactly zero once they are relaxed), which this pass never writes.
+
+One kernel with a flag rather than a shared neighbour-sum helper: a numba helper, even with
+``inline="always"``, made the kernels 12× slower (2.8 ms against 0.22 ms per half sweep at
+256²); the flag costs nothing measurable."""
+
+colour_pass_box = _colour_pass_kernel(boxed=True)
+colour_pass_box.__doc__ = """:func:`colour_pass` on the box ``i0 ≤ i < i1, j0 ≤ j < j1`` (all
+``k``), the four bounds after ``residual``. The cells of one colour depend only on the other
+colour, so disjoint boxes may run at once (:class:`SlabPasses`), with the same result to the
+bit as one pass over the whole grid."""
+
+
+MIN_SLAB_CELLS = 1 << 20
+"""Fewest cells per thread in :class:`SlabPasses` (two slabs from 128³ and 2048²). A pass
+must take several milliseconds for the hand-off to pay on this 2-vCPU virtual machine: the
+waiting thread woke up to 1.8 ms late, so V-cycles on two threads ran 0.75× the one-thread
+time at 128³ (5.7 ms per slab and pass) but 1.09× at 1024² (2 ms) and 1.07× at 64³ and 512²
+(DCDM round 8); on cores that wake faster the threshold could be lower."""
 
 _POOL: dict[int, ThreadPoolExecutor] = {}
 
@@ -121,11 +140,11 @@ class SlabPasses:
                  colour: int, out: np.ndarray, residual: bool) -> None:
         args = (R, Z, coef, *weights, colour, out, residual)
         if len(self.boxes) == 1:
-            colour_pass(*args, *self.boxes[0])
+            colour_pass(*args)
             return
         pool = _pool(len(self.boxes) - 1)
-        pending = [pool.submit(colour_pass, *args, *box) for box in self.boxes[1:]]
-        colour_pass(*args, *self.boxes[0])
+        pending = [pool.submit(colour_pass_box, *args, *box) for box in self.boxes[1:]]
+        colour_pass_box(*args, *self.boxes[0])
         for job in pending:
             job.result()
 
@@ -186,7 +205,7 @@ class GridVCycle:
         self.idx = unknown_cells(grid)
         self.timing = timing if timing is not None else {}
         self._R = np.zeros(self.shape3, np.float32)
-        self._S = np.zeros(self.shape3, np.float32)
+        self._S = np.zeros(self.shape3, np.float32)  # black cells stay 0 (colour_pass)
         self._Z = np.zeros(self.shape3, np.float32)
         self.alpha = 1.0
         if probe is not None and network is not None:
