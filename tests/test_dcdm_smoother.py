@@ -181,6 +181,9 @@ def test_smooth_option_is_validated(bad):
 def test_threads_option_is_validated(bad, method):
     with pytest.raises(ValueError, match="threads"):
         solve(problem((12, 12)), method, threads=bad)
+    if method == "dcdm":  # also where no sweeps run
+        with pytest.raises(ValueError, match="threads"):
+            solve(problem((12, 12)), method, smooth=0, threads=bad)
 
 
 @pytest.mark.parametrize("shape", [(14, 17), (7, 8, 9)])

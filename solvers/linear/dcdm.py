@@ -27,7 +27,7 @@ from problems import InvalidProblemError, LinearSystem
 
 from ..context import SolveContext
 from ..result import Result, Status
-from .pcg import check_common, finish, initial_guess
+from .pcg import check_common, check_count, finish, initial_guess
 
 _MODELS: dict[tuple, Any] = {}
 VARIANTS = ("dcdm", "fcg", "pcg")
@@ -170,8 +170,9 @@ def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
         smooth = DEFAULT_SWEEPS.get(len(problem.grid.shape), 1)
     elif smooth is None:
         smooth = 1  # not a grid problem: refused below with the grid check's message
-    if isinstance(smooth, bool) or not isinstance(smooth, (int, np.integer)) or smooth < 0:
-        raise ValueError(f"smooth (red-black Gauss–Seidel sweeps) must be an integer >= 0, got {smooth!r}")
+    smooth = check_count(smooth, 0, "smooth (red-black Gauss–Seidel sweeps)")
+    if threads is not None:  # checked here too: with smooth=0 or on CUDA no sweeps use it
+        threads = check_count(threads, 1, "threads")
     t0 = time.perf_counter()
     A, b = problem.A, problem.b
     timing: dict[str, float] = {}
@@ -181,14 +182,14 @@ def solve_dcdm(problem: LinearSystem, ctx: SolveContext, tol: float = 1e-6,
         grid, dev = _grid_and_device(problem, device)
         model = _model(len(grid.shape), weights, dev)
         if str(dev).split(":")[0] == "cpu":
-            f = GridVCycle(problem, grid_network(model, grid, dev), int(smooth), b, timing, threads)
+            f = GridVCycle(problem, grid_network(model, grid, dev), smooth, b, timing, threads)
         else:  # CUDA: sweeps and network on the device (their seconds reported as network)
-            f = TorchGridVCycle(problem, torch_network(model, grid, dev), dev, int(smooth), b, timing)
+            f = TorchGridVCycle(problem, torch_network(model, grid, dev), dev, smooth, b, timing)
         stats: dict[str, Any] = {"network_scale": f.alpha}
     else:
         f, dev = network_operator(problem, weights, device)
         stats = {}
-    stats.update(device=dev, variant=variant, smooth=int(smooth))
+    stats.update(device=dev, variant=variant, smooth=smooth)
     stats["setup_time"] = time.perf_counter() - t0
     bnorm = float(np.linalg.norm(b)) or 1.0
     x = initial_guess(problem, x0)

@@ -30,6 +30,14 @@ def check_common(problem: LinearSystem, tol: float, max_iter: int | None) -> int
     return int(max_iter)
 
 
+def check_count(value: object, minimum: int, what: str) -> int:
+    """``value`` as an int if it is an integer (not a bool) ``>= minimum``, else a ValueError
+    naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def initial_guess(problem: LinearSystem, x0: np.ndarray | None) -> np.ndarray:
     if x0 is None:
         return np.zeros(problem.size)

@@ -35,6 +35,8 @@ from numba import njit
 
 from problems import InvalidProblemError
 
+from .pcg import check_count
+
 
 def _colour_pass_kernel(boxed: bool):
     """:func:`colour_pass` (``boxed=False``: the whole grid, the box arguments ignored) or
@@ -127,12 +129,10 @@ class SlabPasses:
     def __init__(self, shape3: tuple[int, int, int], threads: int | None = None,
                  min_cells: int = MIN_SLAB_CELLS):
         n0, n1, n2 = shape3
-        threads = numba.config.NUMBA_NUM_THREADS if threads is None else threads
-        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-            raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+        threads = check_count(numba.config.NUMBA_NUM_THREADS if threads is None else threads, 1, "threads")
         axis = 0 if n0 > 1 else 1
         extent = shape3[axis]
-        parts = max(1, min(int(threads), extent, (n0 * n1 * n2) // max(1, min_cells)))
+        parts = max(1, min(threads, extent, (n0 * n1 * n2) // max(1, min_cells)))
         cuts = [extent * p // parts for p in range(parts + 1)]
         self.boxes = [(a, b, 0, n1) if axis == 0 else (0, n0, a, b) for a, b in zip(cuts, cuts[1:])]
 
@@ -223,8 +223,7 @@ class GridVCycle:
     def pre(self, R: np.ndarray) -> np.ndarray:
         """Step 1 on the grid: ``Z = S R`` (red, black × ν from zero); leaves ``R − A Z`` in
         ``self._S`` (only where a network will read it) and returns ``Z``, a buffer that the
-        next call overwrites (a fresh array per call cost a page fault per 4 KiB, serialized
-        across the sweep threads: 128³, half the time of the first sweeps)."""
+        next call overwrites."""
         Z = self._Z
         Z.fill(0.0)
         sweep = self.colour_pass
