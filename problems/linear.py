@@ -187,7 +187,7 @@ class LinearSystem(Problem):
                 b = np.asarray(rhs.todense() if sp.issparse(rhs) else rhs).ravel()
             else:
                 A = sp.csr_matrix(A)
-                b = A @ np.ones(A.shape[0])
+                b = A @ np.ones(A.shape[1])  # x = 1 solves it; a non-square A fails in __init__
             return cls(A, b)
         data = load_npz(path)
         if "mask" in data:

@@ -158,6 +158,19 @@ def test_matrix_market_round_trip(tmp_path):
     np.testing.assert_allclose(q.b, p.b)
 
 
+def test_matrix_market_without_rhs_file(tmp_path):
+    """Without ``_b.mtx`` the rhs is A·1; a non-square matrix is named as such."""
+    import scipy.io
+
+    p = obstacle_problem(n=12)
+    scipy.io.mmwrite(str(tmp_path / "a.mtx"), p.A)
+    q = LinearSystem.from_file(tmp_path / "a.mtx")
+    np.testing.assert_allclose(q.b, p.A @ np.ones(p.size))
+    scipy.io.mmwrite(str(tmp_path / "wide.mtx"), sp.random(3, 5, density=0.5, random_state=0))
+    with pytest.raises(InvalidProblemError, match="square"):
+        LinearSystem.from_file(tmp_path / "wide.mtx")
+
+
 @pytest.mark.parametrize("method", ["pcg-ic", "amg"])
 def test_time_limit_is_honoured(method):
     p = LinearSystem.poisson((300, 300), random_obstacles((300, 300), seed=1))
