@@ -145,6 +145,14 @@ def test_npz_with_pickled_objects_is_refused(tmp_path):
         read_instance(path)
 
 
+def test_npz_that_is_not_a_zip_says_so(tmp_path):
+    path = tmp_path / "text.npz"
+    path.write_text("kind ot\n1 2 3\n")
+    TRIED[".npz"] += 1
+    with pytest.raises(InvalidProblemError, match="not a zip archive"):
+        read_instance(path)
+
+
 def test_truncated_mps_that_crashes_scip_is_an_error(tmp_path):
     """SCIP's MPS reader segfaults on a file cut inside ROWS; we must report, not die."""
     rows = "\n".join(f" L  c{k} " for k in range(40))
