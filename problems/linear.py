@@ -130,14 +130,23 @@ class LinearSystem(Problem):
         ``"random"`` (the default: standard normal, seeded) or ``"divergence"`` (the
         divergence of a random smooth velocity field, as in a pressure projection).
         """
-        shape = tuple(int(s) for s in shape)
-        if len(shape) not in (2, 3) or min(shape) < 1:
-            raise InvalidProblemError(f"shape must be 2-D or 3-D with positive sizes, got {shape}")
+        try:
+            sizes = np.asarray(shape, dtype=float).ravel()
+        except (TypeError, ValueError):
+            raise InvalidProblemError(f"shape must be a tuple of 2 or 3 integers, got {shape!r}") from None
+        if sizes.size not in (2, 3) or not np.all(np.isfinite(sizes)) or np.any(sizes != np.round(sizes)) \
+                or sizes.min() < 1:
+            raise InvalidProblemError(f"shape must be 2-D or 3-D with positive integer sizes, got {shape!r}")
+        shape = tuple(int(s) for s in sizes)
         if int(np.prod(shape)) > 50_000_000:
             raise InvalidProblemError(f"grid {shape} is too large")
         if mask is None:
             mask = np.ones(shape, dtype=bool)
-        mask = np.asarray(mask, dtype=bool).copy()
+        mask = np.asarray(mask)
+        if mask.dtype != bool:
+            if mask.dtype.kind not in "iuf" or not np.all(np.isin(mask, (0, 1))):
+                raise InvalidProblemError("mask must be boolean (or 0/1): True = fluid cell, False = solid")
+        mask = mask.astype(bool)
         if mask.shape != shape:
             raise InvalidProblemError(f"mask has shape {mask.shape}, grid is {shape}")
         k = None

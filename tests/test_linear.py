@@ -139,6 +139,12 @@ def test_bad_poisson_inputs_give_clear_errors():
         LinearSystem.poisson((8, 8), neumann=[(0, 0), (0, 1), (1, 0), (1, 1)])
     with pytest.raises(InvalidProblemError, match="rhs"):
         LinearSystem.poisson((8, 8), rhs="sideways")
+    for shape in [(8.5, 8), (8,), (8, 0), 8, ("a", 8)]:
+        with pytest.raises(InvalidProblemError, match="shape"):
+            LinearSystem.poisson(shape)
+    with pytest.raises(InvalidProblemError, match="mask"):
+        LinearSystem.poisson((8, 8), np.full((8, 8), 0.5))
+    assert LinearSystem.poisson((8, 8), np.ones((8, 8), dtype=np.uint8)).size == 64
 
 
 @pytest.mark.parametrize("method", ["pcg-ic", "amg"])
