@@ -17,10 +17,10 @@ from ._validation import InvalidProblemError
 
 def load_npz(path: Path) -> dict[str, Any]:
     """All arrays of an ``.npz`` file, refusing pickled objects."""
-    with open(path, "rb") as fh:
-        if fh.read(2) != b"PK":  # not a zip: np.load would try to read it as a pickle
-            raise InvalidProblemError("not a valid .npz file (not a zip archive written by numpy.savez)")
     try:
+        with open(path, "rb") as fh:
+            if fh.read(2) != b"PK":  # not a zip: np.load would try to read it as a pickle
+                raise ValueError("not a zip archive written by numpy.savez")
         with np.load(path, allow_pickle=False) as data:
             out = {k: data[k] for k in data.files}
     except Exception as exc:  # BadZipFile, pickled objects, truncated data...
