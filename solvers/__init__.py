@@ -5,6 +5,8 @@ loaded on first use through :mod:`solvers.registry`.
 """
 
 from .api import available_methods, solve, solve_many
+from .options import Option
+from .registry import show_options
 from .result import Result, Status
 
-__all__ = ["Result", "Status", "available_methods", "solve", "solve_many"]
+__all__ = ["Option", "Result", "Status", "available_methods", "show_options", "solve", "solve_many"]

@@ -7,7 +7,6 @@ import logging
 import math
 import signal
 import threading
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
@@ -17,8 +16,10 @@ import numpy as np
 from problems import InvalidProblemError, Problem
 
 from .context import SolveContext
+from .options import resolve
 from .registry import default_method, get_method, methods_for
 from .result import Result, Status
+from .stop import StopReason
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +58,12 @@ def solve(
     """Solve ``problem`` with ``method`` (None: the best default for this instance).
 
     ``time_limit`` is wall-clock seconds for everything; ``seed`` makes randomized methods
-    repeatable; ``callback(info)`` is called with a dict (time, objective, iteration, ...)
-    whenever the solver records progress and may raise ``StopIteration`` to stop.
-    Unknown options warn. Returns a :class:`Result`.
+    repeatable; ``callback(info)`` is called with a :class:`solvers.context.Progress`
+    (``time``, ``objective``, ``incumbent``, ``iteration``) whenever the solver records
+    progress and may raise ``StopIteration`` to stop. Options are checked against the
+    method's declaration (:func:`solvers.show_options`); unknown options warn. The first
+    Ctrl-C stops at the next check with the best solution found; a second one aborts
+    (``KeyboardInterrupt``). Returns a :class:`Result`.
     """
     if not isinstance(problem, Problem):
         raise TypeError(
@@ -69,22 +73,20 @@ def solve(
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise ValueError(f"seed must be an integer, got {seed!r}")
     spec = get_method(method, problem) if method is not None else default_method(problem)
-    unknown = sorted(set(options) - set(spec.options))
-    if unknown:
-        warnings.warn(
-            f"method {spec.name!r} ignores unknown option(s) {unknown}; "
-            f"accepted: {sorted(spec.options)}",
-            UserWarning,
-            stacklevel=2,
-        )
-    kwargs = {k: v for k, v in options.items() if k in spec.options}
-    ctx = SolveContext(limit, callback, None if seed is None else int(seed))
+    kwargs = resolve(spec.name, spec.options, options)
+    ctx = SolveContext(limit, callback, None if seed is None else int(seed), spec.history_label)
     func = spec.load()
     try:
         with _graceful_interrupt(ctx):
             result = func(problem, ctx, **kwargs)
     except KeyboardInterrupt:
-        result = ctx.result(status=Status.INTERRUPTED, message="interrupted before a solution was found")
+        if ctx.interrupted:  # the second Ctrl-C: abort, as promised
+            raise
+        # a Ctrl-C that reached Python without our handler (another thread's or a library's)
+        ctx.interrupted = True
+        ctx.reason = StopReason.INTERRUPT
+        result = ctx.salvage("interrupted" if ctx.incumbent is not None
+                             else "interrupted before a solution was found")
     except (np.linalg.LinAlgError, FloatingPointError) as exc:
         result = ctx.result(status=Status.ERROR, message=f"numerical failure: {exc}")
     result.method = spec.name

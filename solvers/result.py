@@ -36,8 +36,9 @@ class Status(str, Enum):
 class Result:
     """Outcome of ``solve``.
 
-    ``history`` holds (seconds since start, objective, extra) triples for anytime plots;
-    ``stats`` holds solver-specific figures (operator counts, residuals, potentials...).
+    ``history`` holds (seconds since start, value, extra) triples for anytime plots, where
+    ``history_label`` says what the value is ("objective", "marginal error", "relative
+    residual", ...); ``stats`` holds solver-specific figures (operator counts, potentials...).
     """
 
     solution: Any = None
@@ -48,6 +49,7 @@ class Result:
     iterations: int = 0
     runtime: float = 0.0
     history: list[tuple[float, float, Any]] = field(default_factory=list)
+    history_label: str = "objective"
     stats: dict[str, Any] = field(default_factory=dict)
     method: str = ""
     problem: str = ""
@@ -74,6 +76,7 @@ class Result:
             "iterations": self.iterations, "runtime": self.runtime,
             "solution": _jsonable(self.solution),
             "history": [[t, o, _jsonable(e)] for t, o, e in self.history],
+            "history_label": self.history_label,
             "stats": _jsonable(self.stats),
         }
 
@@ -81,7 +84,7 @@ class Result:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     def plot(self, ax: Any = None, path: str | None = None, log: bool | None = None) -> Any:
-        """Plot the anytime curve (objective vs seconds) of ``history``.
+        """Plot the anytime curve (``history_label`` vs seconds) of ``history``.
 
         Returns the matplotlib axes; writes a PNG when ``path`` is given.
         """
@@ -103,7 +106,7 @@ class Result:
             if log:
                 ax.set_yscale("log")
         ax.set_xlabel("seconds")
-        ax.set_ylabel("objective")
+        ax.set_ylabel(self.history_label)
         ax.set_title(f"{self.problem} — {self.status.value}")
         ax.legend()
         if path is not None:
