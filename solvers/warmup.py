@@ -19,48 +19,29 @@ from typing import Any
 
 from problems.base import Problem
 
-#: the problem family of ``problems.generate`` and the size used to warm each problem class; the
-#: optimal-transport instance is regularized enough (reg 1e-3) for ``sns`` to reach its Newton stage
-TINY: dict[str, tuple[str, int]] = {
-    "TSP": ("tsp", 30),
-    "CVRP": ("cvrp", 20),
-    "DAGLearning": ("dag", 5),
-    "LinearSystem": ("poisson", 16),
-    "LeastSquares": ("least-squares", 10),
-    "LogisticRegression": ("logistic", 10),
-    "SoftmaxRegression": ("softmax", 10),
-    "LabelPropagation": ("label-propagation", 8),
-    "Lasso": ("lasso", 10),
-    "L1LogisticRegression": ("l1-logistic", 10),
-}
+#: problem classes with no JIT code to warm (SCIP is compiled already)
+NOTHING_TO_WARM = frozenset({"MIP"})
 
 
 def tiny_instance(kind: str) -> Problem | None:
-    """A small seeded instance of problem class ``kind`` (None for classes with no JIT code: MIP)."""
-    if kind == "OptimalTransport":
-        from problems import OptimalTransport
-
-        # 160^2 > 20,480 plan entries: the sampled-threshold path compiles too
-        return OptimalTransport.random(160, seed=0, reg=1e-3)
-    if kind not in TINY:
-        return None
-    from problems.generate import generate
-
-    family, size = TINY[kind]
-    return generate(family, size, seed=0)
+    """The family's small seeded instance of class ``kind`` (None where there is nothing to warm)."""
+    found = tiny_instances(kind)
+    return found[0] if found else None
 
 
 def tiny_instances(kind: str) -> list[Problem]:
-    """Every small instance that warms class ``kind``: :func:`tiny_instance`, plus a 3-D Poisson
-    grid for LinearSystem (the 3-D network and its kernels are separate code)."""
-    first = tiny_instance(kind)
-    if first is None:
+    """Every small instance that warms class ``kind``: the family's ``EXAMPLES`` entry, plus a
+    3-D Poisson grid for LinearSystem (the 3-D network and its kernels are separate code)."""
+    from solvers.registry import examples
+
+    factory = examples().get(kind)
+    if factory is None or kind in NOTHING_TO_WARM:
         return []
     if kind == "LinearSystem":
         from problems import LinearSystem
 
-        return [first, LinearSystem.poisson((10, 10, 10))]
-    return [first]
+        return [factory(), LinearSystem.poisson((10, 10, 10))]
+    return [factory()]
 
 
 def warm_up(problem: Problem, method: str | None = None, limit: float = 1.0, tries: int = 4,
@@ -103,24 +84,22 @@ class WarmedMethod:
 def warm_all(methods: Iterable[str] | None = None,
              report: Callable[[WarmedMethod], None] | None = None) -> list[WarmedMethod]:
     """Warm every installed method (or the named ``methods``) on every problem class it solves."""
-    from solvers.registry import registry
+    from solvers.registry import method_names, normalize, registry
 
-    specs = registry()
-    wanted = list(specs) if methods is None else list(methods)
-    unknown = [m for m in wanted if m not in specs]
+    names = method_names()
+    wanted = names if methods is None else [normalize(m) for m in methods]
+    unknown = [m for m in wanted if m not in {normalize(n) for n in names}]
     if unknown:
-        raise ValueError(f"unknown method {unknown[0]!r}; choose from {', '.join(specs)}")
+        raise ValueError(f"unknown method {unknown[0]!r}; choose from {', '.join(names)}")
     done: list[WarmedMethod] = []
-    for name in wanted:
-        spec = specs[name]
-        if not spec.installed():
+    for (name, kind), spec in registry().items():
+        if name not in wanted or not spec.installed():
             continue
-        for kind in spec.problems:
-            problems = tiny_instances(kind)
-            if not problems:
-                continue
-            entry = WarmedMethod(name, kind, sum(warm_up(p, name) for p in problems))
-            done.append(entry)
-            if report is not None:
-                report(entry)
+        problems = tiny_instances(kind)
+        if not problems:
+            continue
+        entry = WarmedMethod(spec.name, kind, sum(warm_up(p, spec.name) for p in problems))
+        done.append(entry)
+        if report is not None:
+            report(entry)
     return done

@@ -13,7 +13,7 @@ import problems
 import solvers
 from problems import LinearSystem, OptimalTransport, read_instance
 from solvers import Result, Status, available_methods, solve, solve_many
-from solvers.registry import FAMILIES, registry
+from solvers.registry import FAMILIES, examples, normalize, registry
 
 from .conftest import INSTANCES
 
@@ -39,12 +39,22 @@ def test_importing_solvers_does_not_import_torch():
 
 
 def test_every_family_registers_methods_with_valid_targets():
+    import importlib
+
     table = registry()
-    families = {spec.target.split(".")[1] for spec in table.values()}
-    assert families == set(FAMILIES)
-    for spec in table.values():
+    for family in FAMILIES:
+        assert importlib.import_module(f"solvers.{family}").METHODS, family
+    for (name, kind), spec in table.items():
         module, _, func = spec.target.partition(":")
-        assert module.startswith("solvers.") and func, spec.name
+        assert module.split(".")[0] in ("solvers", "learned") and func, spec.name
+        assert spec.problems == (kind,) and normalize(spec.name) == name
+
+
+def test_every_problem_type_has_an_example_for_warmup_and_contract_tests():
+    kinds = {kind for _, kind in registry()}
+    assert kinds <= set(examples()), kinds - set(examples())
+    for kind in kinds:
+        assert type(examples()[kind]()).__name__ == kind
 
 
 @pytest.mark.parametrize("path", sorted(p.name for p in INSTANCES.iterdir()

@@ -9,7 +9,7 @@ import pytest
 
 from problems import LinearSystem, OptimalTransport
 from solvers import Status, solve_many
-from solvers.cli import main
+from optbox.cli import main
 
 from .conftest import INSTANCES
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from solvers.cli import main
+from optbox.cli import main
 
 from .conftest import INSTANCES
 
@@ -92,7 +92,7 @@ def test_warmup_compiles_every_problem_class_of_a_method(capsys):
 
 def test_console_script_entry_point():
     exe = shutil.which("optbox")
-    cmd = [exe] if exe else [sys.executable, "-m", "solvers.cli"]
+    cmd = [exe] if exe else [sys.executable, "-m", "optbox"]
     proc = subprocess.run(cmd + ["solve", str(INSTANCES / "poisson12.mtx")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -112,7 +112,7 @@ def test_ctrl_c_in_the_cli_keeps_the_best_solution_and_exits_130(tmp_path):
     instance = tmp_path / "big.tsp"
     TSP.random(2500, seed=0).to_file(instance)
     out = tmp_path / "out.json"
-    proc = subprocess.Popen([sys.executable, "-m", "solvers.cli", "solve", str(instance), "--method",
+    proc = subprocess.Popen([sys.executable, "-m", "optbox", "solve", str(instance), "--method",
                              "local-search", "--time-limit", "300", "--output", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -194,7 +194,7 @@ def test_ctrl_c_during_a_batch_returns_every_instance(tmp_path):
         files.append(tmp_path / f"t{k}.tsp")
         TSP.random(2000, seed=k).to_file(files[-1])
     out = tmp_path / "out.json"
-    proc = subprocess.Popen([sys.executable, "-m", "solvers.cli", "solve", *map(str, files), "--workers", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "optbox", "solve", *map(str, files), "--workers", "2",
                              "--method", "local-search", "--time-limit", "300", "--output", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -28,7 +28,7 @@ from problems import (
     SoftmaxRegression,
 )
 from solvers import Status, solve
-from solvers.registry import registry
+from solvers.registry import examples, get_method, registry
 from solvers.warmup import warm_up
 
 LIMIT = 1.0
@@ -73,24 +73,8 @@ def _design(n: int, p: int, seed: int):
 
 
 def tiny(kind: str):
-    """A small instance of each problem type (for warm-up and determinism)."""
-    A, rng = _design(40, 10, 0)
-    y = np.where(A @ rng.standard_normal(10) + rng.standard_normal(40) > 0, 1.0, -1.0)
-    return {
-        "TSP": lambda: TSP.random(30, seed=1),
-        "CVRP": lambda: CVRP.random(20, seed=1),
-        "MIP": lambda: _knapsack(30, 3, 0),
-        # reg small enough that sns reaches its Newton stage (its kernels compile in the warm-up)
-        "OptimalTransport": lambda: OptimalTransport.random(160, seed=0, reg=1e-3),
-        "DAGLearning": lambda: DAGLearning.random(5, n=200, seed=0),
-        "LinearSystem": lambda: LinearSystem.poisson((16, 16)),
-        "LeastSquares": lambda: LeastSquares(A, rng.standard_normal(40)),
-        "LogisticRegression": lambda: LogisticRegression(A, y, l2=1.0),
-        "SoftmaxRegression": lambda: SoftmaxRegression(A, rng.integers(0, 3, 40), l2=1.0),
-        "LabelPropagation": lambda: LabelPropagation.lattice(8, n_labelled=4),
-        "Lasso": lambda: Lasso(A, rng.standard_normal(40), alpha=0.05),
-        "L1LogisticRegression": lambda: L1LogisticRegression(A, y, alpha=0.01),
-    }[kind]()
+    """A small instance of each problem type (for warm-up and determinism): the family's EXAMPLES."""
+    return examples()[kind]()
 
 
 def big(kind: str):
@@ -127,12 +111,14 @@ def _labels(n: int, p: int):
 
 def _methods():
     out = []
-    for spec in registry().values():
-        if not spec.installed():
-            continue
-        for kind in spec.problems:
+    for (_, kind), spec in sorted(registry().items()):
+        if spec.installed():
             out.append(pytest.param(spec.name, kind, id=f"{spec.name}-{kind}"))
     return out
+
+
+def _spec(method: str, kind: str):
+    return get_method(method, kind)
 
 
 _WARM: set[tuple[str, str]] = set()
@@ -168,7 +154,7 @@ def test_time_limit_is_honoured(method, kind):
 
 
 @pytest.mark.parametrize("method, kind", [p for p in _methods()
-                                          if registry()[p.values[0]].randomized])
+                                          if _spec(*p.values).randomized])
 def test_same_seed_same_answer(method, kind):
     problem = tiny(kind)
     with warnings.catch_warnings():
@@ -183,7 +169,7 @@ def test_same_seed_same_answer(method, kind):
         assert a.solution == b.solution or str(a.solution) == str(b.solution)
 
 
-ITERATION_OPTIONS = ("max_iter", "max_iterations")
+ITERATION_OPTIONS = ("max_iter",)
 #: extra caps that bound a method's other phases (sns: the Sinkhorn sweeps before Newton)
 PHASE_CAPS = {"sns": {"n1": 3}}
 
@@ -191,8 +177,8 @@ PHASE_CAPS = {"sns": {"n1": 3}}
 def _iteration_capped():
     out = []
     for p in _methods():
-        spec = registry()[p.values[0]]
-        option = next((o for o in ITERATION_OPTIONS if o in spec.options), None)
+        spec = _spec(*p.values)
+        option = next((o for o in ITERATION_OPTIONS if o in spec.option_names), None)
         if option is not None:
             out.append(pytest.param(*p.values, option, id=p.id))
     return out

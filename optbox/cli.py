@@ -1,5 +1,7 @@
 """The ``optbox`` command line: solve instance files, list methods, generate, train, bench, warmup.
 
+The top layer (see ``optbox/__init__.py``): nothing in the library imports it.
+
 Exit codes: 0 success; 1 a solve ended with status ``error`` (or infeasible/unbounded);
 2 bad input (unreadable file, bad option); 130 interrupted.
 """
@@ -56,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("methods", help="list the methods that apply to an instance file")
     p.add_argument("file")
+    p.add_argument("--options", action="store_true",
+                   help="also print each method's options (name, default, accepted values, doc)")
 
     p = sub.add_parser("generate", help="write a random instance file")
     p.add_argument("kind", help="tsp, cvrp, ot, poisson, dag, lasso, least-squares, logistic, "
@@ -182,15 +186,19 @@ def format_table(results: list[Any]) -> str:
 def cmd_methods(args: argparse.Namespace) -> int:
     from problems import read_instance
     from solvers import available_methods
+    from solvers.options import options_table
     from solvers.registry import get_method
 
     problem = read_instance(args.file)
     names = available_methods(problem)
     print(f"{args.file}: {type(problem).__name__} (size {problem.size})")
     for k, name in enumerate(names):
-        spec = get_method(name)
+        spec = get_method(name, problem)
         tag = " (default)" if k == 0 else ""
         print(f"  {name}{tag}: {spec.description}")
+        if args.options:
+            for line in options_table(spec.options).splitlines():
+                print("    " + line)
     return EXIT_OK
 
 
