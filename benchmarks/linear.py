@@ -79,7 +79,7 @@ def run_one(problem, method: str, time_limit: float) -> dict:
     elif method.startswith("dcdm-t"):
         name, opts["threads"] = "dcdm", int(method[len("dcdm-t"):])
     elif method == "pcg-sgs":  # the ablation: dcdm's default sweeps without the network
-        from solvers.linear.dcdm import DEFAULT_SWEEPS
+        from learned.dcdm.solve import DEFAULT_SWEEPS
 
         opts["sweeps"] = DEFAULT_SWEEPS[len(problem.grid.shape)]
     if method != "direct":

@@ -31,7 +31,7 @@ class Option:
     ``choices`` lists the accepted values (strings compare case- and dash-insensitively and
     come back in their declared spelling). ``check(value)`` may return a converted value or
     raise ``ValueError`` with a message; ``aliases`` are old names that still work, with a
-    ``DeprecationWarning``.
+    ``DeprecationWarning``. ``accepts`` says in words what an ``object`` option takes (help text).
     """
 
     name: str
@@ -46,6 +46,7 @@ class Option:
     none: bool = False
     check: Callable[[Any], Any] | None = None
     aliases: tuple[str, ...] = ()
+    accepts: str = ""
 
     def validate(self, value: Any, method: str = "") -> Any:
         """``value`` converted to this option's type, or :class:`OptionError`."""
@@ -118,8 +119,9 @@ class Option:
 
     def expects(self) -> str:
         """What the option accepts, in words (used in messages and help)."""
-        names = {int: "an integer", float: "a number", bool: "True or False", str: "a string"}
-        text = names.get(self.kind, getattr(self.kind, "__name__", "a value"))
+        names = {int: "an integer", float: "a number", bool: "True or False", str: "a string",
+                 object: "see doc"}
+        text = self.accepts or names.get(self.kind, getattr(self.kind, "__name__", "a value"))
         if self.choices is not None:
             text = "one of " + ", ".join(map(repr, self.choices))
         bounds = []

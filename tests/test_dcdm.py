@@ -37,7 +37,7 @@ def test_shipped_weights_load_without_network(monkeypatch):
 
 def test_network_is_a_symmetric_positive_operator():
     """f(r) = Gᵀ G r: ⟨f(r), s⟩ = ⟨r, f(s)⟩ and ⟨f(r), r⟩ > 0 (so DCDM cannot stall)."""
-    from solvers.linear.dcdm import network_operator
+    from learned.dcdm.operators import network_operator
 
     p = obstacle_problem(24)
     f, _ = network_operator(p)
@@ -134,7 +134,8 @@ def test_training_a_few_steps_lowers_the_loss(tmp_path, smooth):
 
 
 def test_loss_is_zero_for_the_exact_inverse():
-    from learned.dcdm.model import apply_stencil, dcdm_loss
+    from learned.dcdm.losses import dcdm_loss
+    from learned.dcdm.stencil import apply_stencil
 
     p = obstacle_problem(12)
     x = spla.spsolve(p.A.tocsc(), p.b)
@@ -151,7 +152,8 @@ def test_loss_is_zero_for_the_exact_inverse():
 def test_energy_loss_matches_the_a_norm_error_of_one_line_search_step():
     """energy_loss = ‖e − αq‖²_A / ‖e‖²_A with e = A⁻¹r and α = qᵀr / qᵀAq (checked in numpy),
     and 0 for q = c·A⁻¹r."""
-    from learned.dcdm.model import apply_stencil, energy_loss
+    from learned.dcdm.losses import energy_loss
+    from learned.dcdm.stencil import apply_stencil
 
     p = obstacle_problem(12)
     d, w = p.grid.stencil(p.A)
@@ -251,11 +253,11 @@ def test_lite_network_is_spd_and_its_fast_path_matches_autograd(shape):
 def test_fused_kernels_equal_the_torch_operations_and_their_adjoints(shape):
     """The numba kernels of the thin levels: stencil ⊙ gate equals conv2d (zero padding) times
     the gate, the flipped kernel is its exact adjoint, pooling and the prolongation-plus-sum
-    equal ``_pool_even`` / ``_pool_adjoint``, and the fused level kernels compose them."""
+    equal ``pool_even`` / ``pool_adjoint``, and the fused level kernels compose them."""
     import torch.nn.functional as F
 
     from learned.dcdm import _fused as fk
-    from learned.dcdm.model import _pool_adjoint, _pool_even
+    from learned.dcdm.layers import pool_adjoint, pool_even
 
     rng = np.random.default_rng(shape[0] * 100 + shape[1])
 
@@ -280,17 +282,17 @@ def test_fused_kernels_equal_the_torch_operations_and_their_adjoints(shape):
     coarse = ((shape[0] + 1) // 2, (shape[1] + 1) // 2)
     px = np.empty(coarse, np.float32)
     fk.pool_even(x, px)
-    np.testing.assert_allclose(px, _pool_even(t(x))[0, 0].numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(px, pool_even(t(x))[0, 0].numpy(), rtol=1e-6, atol=1e-6)
     z, gc = arr(*coarse), arr(*coarse)
     up = np.empty_like(x)
     fk.up_add(z, y, 0.7, up)
-    np.testing.assert_allclose(up, (_pool_adjoint(t(z), shape) + 0.7 * t(y))[0, 0].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(up, (pool_adjoint(t(z), shape) + 0.7 * t(y))[0, 0].numpy(), rtol=1e-5, atol=1e-6)
     h = np.empty(coarse, np.float32)
     fk.pool_stencil_gate(x, k, gc, np.empty_like(h), h)
-    np.testing.assert_allclose(h, (F.conv2d(_pool_even(t(x)), t(k), padding=1) * t(gc))[0, 0].numpy(),
+    np.testing.assert_allclose(h, (F.conv2d(pool_even(t(x)), t(k), padding=1) * t(gc))[0, 0].numpy(),
                                rtol=1e-5, atol=1e-5)
     fk.gate_stencil_up_add(z, gc, kt, y, 0.7, np.empty_like(z), np.empty_like(z), up)
-    ref = _pool_adjoint(F.conv2d(t(z) * t(gc), t(kt), padding=1), shape) + 0.7 * t(y)
+    ref = pool_adjoint(F.conv2d(t(z) * t(gc), t(kt), padding=1), shape) + 0.7 * t(y)
     np.testing.assert_allclose(up, ref[0, 0].numpy(), rtol=1e-5, atol=1e-5)
     fk.gate_stencil_gate(x, g, kt, y, np.empty_like(x), out)
     ref = F.conv2d(t(x) * t(g), t(kt), padding=1) * t(y)
@@ -305,7 +307,7 @@ def test_fused_3d_kernels_equal_the_torch_operations_and_their_adjoints(shape):
     import torch.nn.functional as F
 
     from learned.dcdm import _fused as fk
-    from learned.dcdm.model import _pool_adjoint, _pool_even
+    from learned.dcdm.layers import pool_adjoint, pool_even
 
     rng = np.random.default_rng(sum(shape))
 
@@ -328,17 +330,17 @@ def test_fused_3d_kernels_equal_the_torch_operations_and_their_adjoints(shape):
     coarse = tuple((n + 1) // 2 for n in shape)
     px = np.empty(coarse, np.float32)
     fk.pool_even3(x, px)
-    np.testing.assert_allclose(px, _pool_even(t(x))[0, 0].numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(px, pool_even(t(x))[0, 0].numpy(), rtol=1e-6, atol=1e-6)
     z, gc = arr(*coarse), arr(*coarse)
     up = np.empty_like(x)
     fk.up_add3(z, y, 0.7, up)
-    np.testing.assert_allclose(up, (_pool_adjoint(t(z), shape) + 0.7 * t(y))[0, 0].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(up, (pool_adjoint(t(z), shape) + 0.7 * t(y))[0, 0].numpy(), rtol=1e-5, atol=1e-6)
     h = np.empty(coarse, np.float32)
     fk.pool_stencil_gate3(x, k, gc, np.empty_like(h), h)
-    np.testing.assert_allclose(h, (F.conv3d(_pool_even(t(x)), t(k), padding=1) * t(gc))[0, 0].numpy(),
+    np.testing.assert_allclose(h, (F.conv3d(pool_even(t(x)), t(k), padding=1) * t(gc))[0, 0].numpy(),
                                rtol=1e-5, atol=1e-5)
     fk.gate_stencil_up_add3(z, gc, kt, y, 0.7, np.empty_like(z), np.empty_like(z), up)
-    ref = _pool_adjoint(F.conv3d(t(z) * t(gc), t(kt), padding=1), shape) + 0.7 * t(y)
+    ref = pool_adjoint(F.conv3d(t(z) * t(gc), t(kt), padding=1), shape) + 0.7 * t(y)
     np.testing.assert_allclose(up, ref[0, 0].numpy(), rtol=1e-5, atol=1e-5)
     fk.gate_stencil_gate3(x, g, kt, y, np.empty_like(x), out)
     ref = F.conv3d(t(x) * t(g), t(kt), padding=1) * t(y)
@@ -347,13 +349,13 @@ def test_fused_3d_kernels_equal_the_torch_operations_and_their_adjoints(shape):
 
 @pytest.mark.parametrize("shape", [(8, 8), (9, 7), (5, 6, 7)])
 def test_pooling_adjoint_is_exact(shape):
-    from learned.dcdm.model import _pool_adjoint, _pool_even
+    from learned.dcdm.layers import pool_adjoint, pool_even
 
     rng = np.random.default_rng(3)
     x = torch.from_numpy(rng.standard_normal(shape))[None, None]
-    px = _pool_even(x)
+    px = pool_even(x)
     y = torch.from_numpy(rng.standard_normal(px.shape[2:]))[None, None]
-    assert float((px * y).sum()) == pytest.approx(float((x * _pool_adjoint(y, shape)).sum()), rel=1e-12)
+    assert float((px * y).sum()) == pytest.approx(float((x * pool_adjoint(y, shape)).sum()), rel=1e-12)
 
 
 def test_lite_inference_cache_follows_weight_changes():
@@ -379,7 +381,8 @@ def test_lite_inference_cache_follows_weight_changes():
 def test_shipped_networks_are_the_thin_multilevel_ones(dim):
     """The shipped models keep one channel on their finest levels (the cost driver on CPU) and
     learned more than their BPX start: the gates depend on the geometry."""
-    from learned.dcdm.model import LiteSPDNet, load_model
+    from learned.dcdm.lite import LiteSPDNet
+    from learned.dcdm.model import load_model
 
     model = load_model(dim)
     assert isinstance(model, LiteSPDNet) and model.config["thin"] >= 2

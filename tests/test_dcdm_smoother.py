@@ -1,4 +1,4 @@
-"""Red-black Gauss–Seidel smoothing around DCDM's network (solvers/linear/smoother.py)."""
+"""Red-black Gauss–Seidel smoothing around DCDM's network (solvers/linear/grid.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import scipy.sparse.linalg as spla
 from problems import InvalidProblemError, LinearSystem
 from problems.linear import random_obstacles
 from solvers import Status, solve
-from solvers.linear.dcdm import DEFAULT_SWEEPS
-from solvers.linear.smoother import GridVCycle, SlabPasses
+from solvers.linear.grid import GridVCycle, SlabPasses
 
 torch = pytest.importorskip("torch")
+
+from learned.dcdm.operators import cached_model, grid_network  # noqa: E402
+from learned.dcdm.solve import DEFAULT_SWEEPS  # noqa: E402
 
 
 def problem(shape: tuple[int, ...], seed: int = 3, kind: str = "spheres", coeff: bool = False):
@@ -44,10 +46,8 @@ def colours(p) -> np.ndarray:
 
 
 def vcycle(p, network=None, sweeps: int = 1, probe=None) -> GridVCycle:
-    from solvers.linear.dcdm import _model, grid_network
-
     if network is None:
-        network = grid_network(_model(len(p.grid.shape), None, "cpu"), p.grid, "cpu")
+        network = grid_network(cached_model(len(p.grid.shape), None, "cpu"), p.grid, "cpu")
     return GridVCycle(p, network, sweeps, probe)
 
 
@@ -188,10 +188,10 @@ def test_threads_option_is_validated(bad, method):
 
 @pytest.mark.parametrize("shape", [(14, 17), (7, 8, 9)])
 def test_training_form_matches_the_solver_smoother(shape):
-    """learned.dcdm.model.smoothed_direction (torch, batched, used in training) computes the
+    """learned.dcdm.stencil.smoothed_direction (torch, batched, used in training) computes the
     solver's V-cycle: red-black sweeps, the network at its line-search scale, adjoint sweeps."""
-    from learned.dcdm.model import grid_features, smoothed_direction
-    from solvers.linear.dcdm import _model
+    from learned.dcdm.model import grid_features
+    from learned.dcdm.stencil import smoothed_direction
 
     p = problem(shape, coeff=True)
     A = p.A.tocsr()
@@ -211,7 +211,7 @@ def test_training_form_matches_the_solver_smoother(shape):
     def t(a):
         return torch.from_numpy(np.asarray(a, dtype=np.float32))[None, None]
 
-    model = _model(len(shape), None, "cpu")
+    model = cached_model(len(shape), None, "cpu")
     with torch.no_grad():
         q = smoothed_direction(lambda s: model(s, t(m), t(lk)), t(p.grid.to_grid(r)), t(m), t(diag),
                                [t(w) for w in weights])
@@ -239,12 +239,11 @@ def test_symmetric_gauss_seidel_pcg_agrees_with_direct(shape):
 def test_torch_vcycle_equals_the_numba_one(shape):
     """The CUDA path's V-cycle (all in torch, run here on the CPU) applies the same operator,
     with the same scale α, as the numba one; a solve through it converges."""
-    from solvers.linear.dcdm import _model, torch_network
-    from solvers.linear.smoother import TorchGridVCycle
+    from learned.dcdm.operators import TorchGridVCycle, torch_network
 
     p = problem(shape, coeff=True)
     V = vcycle(p, probe=p.b)
-    model = _model(len(p.grid.shape), None, "cpu")
+    model = cached_model(len(p.grid.shape), None, "cpu")
     T = TorchGridVCycle(p, torch_network(model, p.grid, "cpu"), "cpu", 1, p.b)
     assert np.isclose(T.alpha, V.alpha, rtol=1e-4)
     r = np.random.default_rng(4).standard_normal(p.size)

@@ -99,7 +99,7 @@ def test_preconditioners_cut_iterations():
 def test_ic0_is_exact_cholesky_on_a_tridiagonal_matrix():
     n = 50
     A = sp.diags([-np.ones(n - 1), 2.5 * np.ones(n), -np.ones(n - 1)], [-1, 0, 1], format="csr")
-    from solvers.linear.pcg import ic0
+    from solvers.linear.precond import ic0
 
     M = ic0(A)
     b = np.random.default_rng(1).standard_normal(n)
@@ -202,3 +202,38 @@ def test_defaults_direct_small_amg_large_grid():
     assert default(small) == "direct"
     assert default(big) == "amg"
     assert default(LinearSystem(big.A, big.b)) == "pcg-ic"
+
+
+@pytest.mark.parametrize("method", ["cg", "pcg-ic", "direct"])
+def test_history_is_the_relative_residual(method):
+    p = obstacle_problem(n=24)
+    r = solve(p, method, **({} if method == "direct" else {"tol": 1e-8}))
+    assert r.history_label == "relative residual"
+    assert [h[1] for h in r.history] == pytest.approx(r.stats["residuals"])
+    assert r.history[-1][1] == pytest.approx(r.objective, rel=1e-3, abs=1e-12)
+
+
+def test_x0_is_checked_and_used():
+    p = obstacle_problem(n=16)
+    with pytest.raises(ValueError, match="x0"):
+        solve(p, "cg", x0=np.full(p.size, np.nan))
+    with pytest.raises(ValueError, match="x0"):
+        solve(p, "pcg-ic", x0=np.zeros(p.size + 1))
+    exact = spla.spsolve(p.A.tocsc(), p.b)
+    r = solve(p, "cg", x0=exact, tol=1e-6)
+    assert r.status == Status.CONVERGED and r.iterations == 0
+
+
+def test_flexible_pcg_with_a_fixed_preconditioner_takes_the_same_steps():
+    """Polak–Ribière β equals Fletcher–Reeves β when M is fixed (zᵀr_old = 0 in exact arithmetic)."""
+    from solvers.context import SolveContext
+    from solvers.linear.pcg import pcg
+    from solvers.linear.precond import ic0
+
+    p = obstacle_problem(n=32, coeff=True)
+    M = ic0(p.A)
+    plain = pcg(p, SolveContext(), M, 1e-8, 1000, None, {})
+    flex = pcg(p, SolveContext(), M, 1e-8, 1000, None, {}, flexible=True)
+    assert plain.status == flex.status == Status.CONVERGED
+    assert abs(plain.iterations - flex.iterations) <= 1
+    np.testing.assert_allclose(flex.solution, plain.solution, rtol=1e-6, atol=1e-8 * np.abs(plain.solution).max())

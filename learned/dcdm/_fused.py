@@ -1,4 +1,4 @@
-"""Fused numba kernels for the one-channel fine levels of :class:`~learned.dcdm.model.LiteSPDNet`
+"""Fused numba kernels for the one-channel fine levels of :class:`~learned.dcdm.lite.LiteSPDNet`
 in 2-D (inference only, float32).
 
 On one CPU core the element-wise torch operations of the thin levels (stencil as nine axpys,
@@ -6,7 +6,7 @@ gate, strided pooling, nearest-neighbour prolongation, the weighted level sum) d
 application: each one is a separate pass over the grid. Here each level is one or two passes:
 
 - restriction (``G_ℓ``): ``h_ℓ = g_ℓ ⊙ (K_ℓ ⋆ P h_{ℓ−1})`` — :func:`pool_stencil_gate`
-  (``P`` the 2× average pooling with zero padding of odd sides, as ``_pool_even``);
+  (``P`` the 2× average pooling with zero padding of odd sides, as ``layers.pool_even``);
 - prolongation (``G_ℓᵀ`` and the level sum): ``a_{ℓ−1} = ¼·Pᵀ(K_ℓᵀ ⋆ (g_ℓ ⊙ a_ℓ)) +
   w_{ℓ−1} h_{ℓ−1}`` — :func:`gate_stencil_up_add` (``Pᵀ`` copies each coarse value to its
   children and crops, the exact adjoint of ``P`` up to the ¼ written out);
@@ -64,7 +64,7 @@ def stencil_gate(x: np.ndarray, k: np.ndarray, g: np.ndarray, out: np.ndarray,
 
 @njit(cache=True, nogil=True)
 def pool_even(x: np.ndarray, out: np.ndarray) -> None:
-    """``out = P x``: mean of each 2×2 block after zero-padding odd sides (``_pool_even``)."""
+    """``out = P x``: mean of each 2×2 block after zero-padding odd sides (``layers.pool_even``)."""
     n, m = x.shape
     nc, mc = out.shape
     q = np.float32(0.25)
@@ -94,7 +94,7 @@ def pool_stencil_gate(x: np.ndarray, k: np.ndarray, g: np.ndarray, tmp: np.ndarr
 
 @njit(cache=True, nogil=True)
 def up_add(z: np.ndarray, h: np.ndarray, w: float, out: np.ndarray) -> None:
-    """``out = ¼·Pᵀ z + w·h`` on the fine grid of ``h`` (``_pool_adjoint`` plus the level sum)."""
+    """``out = ¼·Pᵀ z + w·h`` on the fine grid of ``h`` (``layers.pool_adjoint`` plus the level sum)."""
     n, m = h.shape
     q = np.float32(0.25)
     wf = np.float32(w)
@@ -133,22 +133,6 @@ def gate_stencil_gate(a: np.ndarray, g: np.ndarray, kt: np.ndarray, m: np.ndarra
         for j in range(mm):
             tmp[i, j] = g[i, j] * a[i, j]
     stencil_gate(tmp, kt, m, out)
-
-
-@njit(cache=True, nogil=True)
-def scatter_scaled(r: np.ndarray, idx: np.ndarray, scale: float, field: np.ndarray) -> None:
-    """``field[idx] = scale · r`` (float64 unknowns → the float32 grid, in one pass)."""
-    for p in range(idx.size):
-        field[idx[p]] = np.float32(scale * r[p])
-
-
-@njit(cache=True, nogil=True)
-def gather(field: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``field[idx]`` as float64 (the grid → the unknowns, in one pass)."""
-    out = np.empty(idx.size)
-    for p in range(idx.size):
-        out[p] = field[idx[p]]
-    return out
 
 
 # ---- 3-D (27-point stencil, 2×2×2 pooling): the same level kernels on (n0, n1, n2) grids ----

@@ -58,7 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--smooth", type=int, default=1,
                    help="red-black Gauss–Seidel sweeps around the network in the loss and in "
                    "validation (0: the network's direction alone; the solver runs the trained "
-                   "network inside solvers.linear.dcdm.DEFAULT_SWEEPS sweeps by default)")
+                   "network inside learned.dcdm.solve.DEFAULT_SWEEPS sweeps by default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
@@ -84,7 +84,9 @@ def train(args: argparse.Namespace) -> dict[str, list[float]]:
     from tqdm import tqdm
 
     from .generator import make_batch
-    from .model import apply_stencil, build_model, dcdm_loss, energy_loss, save_model, smoothed_direction
+    from .losses import dcdm_loss, energy_loss
+    from .model import build_model, save_model
+    from .stencil import apply_stencil, smoothed_direction
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -205,11 +207,12 @@ def validation_iterations(model, problems: list, device, tol: float = 1e-6, cap:
                           smooth: int = 1) -> int:
     """Total DCDM iterations (Algorithm 1, k = 2) to ``tol`` over ``problems`` with ``model``
     (``cap`` per problem when it does not converge), the network wrapped in ``smooth``
-    red-black sweeps as in the solver (``solvers/linear/smoother.py``)."""
+    red-black sweeps as in the solver (``solvers/linear/grid.py``)."""
     import torch
 
-    from solvers.linear.dcdm import grid_network, network_operator
-    from solvers.linear.smoother import GridVCycle
+    from solvers.linear.grid import GridVCycle
+
+    from .operators import grid_network, network_operator
 
     total = 0
     with torch.no_grad():

@@ -2,12 +2,46 @@
 
 Defaults (``benchmarks/results/linear.md``): a sparse direct solve up to 5,000 unknowns; above,
 AMG-preconditioned CG on grid Poisson problems (fastest wall-clock in our benchmark) and
-IC(0)-PCG on other matrices.
+IC(0)-PCG on other matrices. Every method's history holds the relative residual
+``‖b − Ax‖ / ‖b‖`` (the recursive one of each iteration for the iterative methods).
+
+Modules: ``pcg`` (the one PCG loop and the methods built on it), ``precond`` (IC(0), AMG,
+symmetric Gauss–Seidel), ``grid`` (stencil kernels and the red-black V-cycle), ``direct``,
+``_common`` (starting vector, residual history, the final check). DCDM's network and its
+iteration live in ``learned/dcdm`` (registered below by its dotted path).
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..options import Option, max_iter, positive_int, tolerance
 from ..registry import MethodSpec
 
-_COMMON = {"tol": 1e-6, "max_iter": None}
+
+def _finite_vector(value: Any) -> Any:
+    from ._common import finite_vector
+
+    return finite_vector(value)
+
+
+def _path(value: Any) -> str:
+    import os
+
+    if not isinstance(value, (str, os.PathLike)):
+        raise ValueError(f"must be a file path, got {type(value).__name__}")
+    return os.fspath(value)
+
+
+_TOL = tolerance(1e-6, "stop at ‖b − Ax‖ ≤ tol ‖b‖ (true residual)", low_open=True)
+_X0 = Option("x0", object, None, "starting vector (None: zeros)", none=True, check=_finite_vector,
+             accepts="a vector of n finite numbers")
+_THREADS = positive_int("threads", None, "CPU threads for the red-black sweeps (None: NUMBA_NUM_THREADS)",
+                        none=True)
+_KRYLOV = (_TOL, max_iter(None, "iteration cap (None: 10 n)"), _X0)
+
+LABEL = "relative residual"
 
 
 def _rank_direct(problem):
@@ -30,51 +64,85 @@ METHODS = [
     MethodSpec(
         name="cg",
         problems=("LinearSystem",),
-        target="solvers.linear.krylov:solve_cg",
-        options=dict(_COMMON, x0=None),
+        target="solvers.linear.pcg:solve_cg",
+        options=_KRYLOV,
         description="conjugate gradient, unpreconditioned (iterates of scipy.sparse.linalg.cg)",
         default_rank=_rank_cg,
+        history_label=LABEL,
     ),
     MethodSpec(
         name="direct",
         problems=("LinearSystem",),
-        target="solvers.linear.krylov:solve_direct",
-        options={},
+        target="solvers.linear.direct:solve_direct",
+        options=(),
         description="sparse direct solve (SuperLU via scipy) for small systems",
         default_rank=_rank_direct,
+        history_label=LABEL,
     ),
     MethodSpec(
         name="pcg-ic",
         problems=("LinearSystem",),
         target="solvers.linear.pcg:solve_pcg_ic",
-        options=dict(_COMMON, x0=None),
+        options=_KRYLOV,
         description="CG preconditioned with incomplete Cholesky IC(0) (numba)",
         default_rank=_rank_pcg_ic,
+        history_label=LABEL,
     ),
     MethodSpec(
         name="amg",
         problems=("LinearSystem",),
         target="solvers.linear.pcg:solve_amg",
-        options=dict(_COMMON, x0=None, cycle="V", strength="symmetric", smooth="jacobi"),
+        options=_KRYLOV + (
+            Option("cycle", str, "V", "multigrid cycle of the preconditioner", choices=("V", "W", "F")),
+            Option("strength", str, "symmetric", "PyAMG strength of connection (None: every entry)",
+                   choices=("symmetric", "classical", "evolution", "algebraic_distance", "affinity"),
+                   none=True),
+            Option("smooth", str, "jacobi", "PyAMG prolongation smoother (None: plain aggregation)",
+                   choices=("jacobi", "richardson", "energy"), none=True),
+        ),
         description="CG preconditioned with a PyAMG smoothed-aggregation cycle",
         default_rank=_rank_amg,
         requires=("pyamg",),
+        history_label=LABEL,
     ),
     MethodSpec(
         name="pcg-sgs",
         problems=("LinearSystem",),
         target="solvers.linear.pcg:solve_pcg_sgs",
-        options=dict(_COMMON, x0=None, sweeps=1, threads=None),
+        options=_KRYLOV + (positive_int("sweeps", 1, "red-black sweeps each way"), _THREADS),
         description="CG preconditioned with symmetric red-black Gauss-Seidel (grid problems; "
         "dcdm's smoother without the network)",
+        history_label=LABEL,
     ),
     MethodSpec(
         name="dcdm",
         problems=("LinearSystem",),
-        target="solvers.linear.dcdm:solve_dcdm",
-        options=dict(_COMMON, x0=None, kept=2, variant="dcdm", weights=None, device=None,
-                     smooth=None, threads=None),
+        target="learned.dcdm.solve:solve_dcdm",
+        options=(
+            _TOL,
+            max_iter(None, "iteration cap (None: 1000)"),
+            _X0,
+            Option("kept", int, 2, "directions kept for the A-orthogonalization", low=0),
+            Option("variant", str, "dcdm", "dcdm: Algorithm 1; fcg / pcg: the network inside "
+                   "flexible / plain PCG", choices=("dcdm", "fcg", "pcg")),
+            Option("weights", object, None, "network weights file (None: the shipped model)", none=True,
+                   check=_path, accepts="a file path"),
+            Option("device", str, None, "torch device, cpu or cuda (None: cuda when available)", none=True),
+            Option("smooth", int, None, "red-black sweeps around the network (0: the network alone; "
+                   "None: 2 in 2-D, 6 in 3-D)", low=0, none=True),
+            _THREADS,
+        ),
         description="deep conjugate directions: a CNN proposes directions (grid Poisson problems)",
         requires=("torch",),
+        history_label=LABEL,
     ),
 ]
+
+
+def _example() -> Any:
+    from problems import LinearSystem
+
+    return LinearSystem.poisson((16, 16))
+
+
+EXAMPLES: dict[str, Callable[[], Any]] = {"LinearSystem": _example}

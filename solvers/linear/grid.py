@@ -1,7 +1,9 @@
-"""Red-black Gauss–Seidel smoothing around DCDM's network: a symmetric multiplicative
-(V-cycle-shaped) preconditioner ``B`` with the network as its coarse correction.
+"""Grid kernels for Poisson problems: red-black Gauss–Seidel sweeps on the stencil, the
+scatter / gather between unknowns and the grid, and the symmetric V-cycle ``B`` they make
+with an optional coarse correction ``N`` (``pcg-sgs`` without one; DCDM with its network,
+``learned/dcdm``).
 
-The network ``N`` of ``learned/dcdm`` is a learned *additive* multilevel operator; an additive
+A network ``N`` such as DCDM's is a learned *additive* multilevel operator; an additive
 multilevel method is weak on the high-frequency error that a smoother removes cheaply, and its
 coarse levels are blurred across thin walls. One application of ``B`` is a V-cycle with
 ``N`` in the place of the coarse-grid correction (Trottenberg, Oosterlee & Schüller,
@@ -34,8 +36,6 @@ import numpy as np
 from numba import njit
 
 from problems import InvalidProblemError
-
-from .pcg import check_count
 
 
 def _colour_pass_kernel(boxed: bool):
@@ -129,7 +129,9 @@ class SlabPasses:
     def __init__(self, shape3: tuple[int, int, int], threads: int | None = None,
                  min_cells: int = MIN_SLAB_CELLS):
         n0, n1, n2 = shape3
-        threads = check_count(numba.config.NUMBA_NUM_THREADS if threads is None else threads, 1, "threads")
+        threads = numba.config.NUMBA_NUM_THREADS if threads is None else threads
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+            raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
         axis = 0 if n0 > 1 else 1
         extent = shape3[axis]
         parts = max(1, min(threads, extent, (n0 * n1 * n2) // max(1, min_cells)))
@@ -157,11 +159,40 @@ def scaled_add(Z: np.ndarray, alpha: float, N: np.ndarray) -> None:
         z[p] += alpha * n[p]
 
 
+@njit(cache=True, nogil=True)
+def scatter_scaled(r: np.ndarray, idx: np.ndarray, scale: float, field: np.ndarray) -> None:
+    """``field[idx] = scale · r`` (float64 unknowns → the float32 grid, in one pass)."""
+    for p in range(idx.size):
+        field[idx[p]] = np.float32(scale * r[p])
+
+
+@njit(cache=True, nogil=True)
+def gather(field: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``field[idx]`` as float64 (the grid → the unknowns, in one pass)."""
+    out = np.empty(idx.size)
+    for p in range(idx.size):
+        out[p] = field[idx[p]]
+    return out
+
+
+def unknown_cells(grid: Any) -> np.ndarray:
+    """Flat grid index of each unknown (unsigned: numba then skips the wrap-around test)."""
+    return np.flatnonzero(grid.mask.ravel()).astype(np.uint32 if grid.mask.size < 2**32 else np.uint64)
+
+
+def scatter_unit_rms(r: np.ndarray, idx: np.ndarray, field: np.ndarray) -> float:
+    """``field[idx] = r / rms(r)`` (float32, flat grid; the sweeps and networks run at unit
+    scale); returns ``rms(r)`` (1 for a zero vector)."""
+    rms = float(np.sqrt(np.dot(r, r) / r.size)) or 1.0
+    scatter_scaled(r, idx, 1.0 / rms, field)
+    return rms
+
+
 def _as3d(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a if a.ndim == 3 else a[None], dtype=np.float32)
 
 
-def _grid_stencil(problem: Any, sweeps: int) -> tuple[Any, np.ndarray, list[np.ndarray]]:
+def grid_stencil(problem: Any, sweeps: int) -> tuple[Any, np.ndarray, list[np.ndarray]]:
     """Checks shared by both V-cycles; returns the grid and its stencil (``Grid.stencil``)."""
     if isinstance(sweeps, bool) or int(sweeps) != sweeps or sweeps < 1:
         raise ValueError(f"sweeps must be an integer >= 1, got {sweeps!r}")
@@ -174,7 +205,7 @@ def _grid_stencil(problem: Any, sweeps: int) -> tuple[Any, np.ndarray, list[np.n
     return grid, diag, weights
 
 
-def _line_search_scale(n_dot_v: float, nAn: float) -> float:
+def line_search_scale(n_dot_v: float, nAn: float) -> float:
     """``α = nᵀv / nᵀA n``, or 1 where that is not a positive number."""
     alpha = n_dot_v / nAn if nAn > 0 else 1.0
     return alpha if np.isfinite(alpha) and alpha > 0 else 1.0
@@ -192,9 +223,7 @@ class GridVCycle:
     def __init__(self, problem: Any, network: Callable[[np.ndarray], np.ndarray] | None, sweeps: int = 1,
                  probe: np.ndarray | None = None, timing: dict[str, float] | None = None,
                  threads: int | None = None):
-        from .dcdm import unknown_cells
-
-        grid, diag, weights = _grid_stencil(problem, sweeps)
+        grid, diag, weights = grid_stencil(problem, sweeps)
         self.shape3 = (1, *grid.shape) if len(grid.shape) == 2 else tuple(grid.shape)
         self.diag = _as3d(diag)
         self.inv_diag = _as3d(np.where(grid.mask, 1.0 / np.where(grid.mask, diag, 1.0), 0.0))
@@ -212,13 +241,9 @@ class GridVCycle:
             self.alpha = self._scale(problem.A, probe)
 
     def _scale(self, A: Any, v: np.ndarray) -> float:
-        from learned.dcdm import _fused as fk
-
-        from .dcdm import scatter_unit_rms
-
         rms = scatter_unit_rms(v, self.idx, self._R.reshape(-1))
-        n = fk.gather(self.network(self._R.reshape(self.grid.shape)).reshape(-1), self.idx)
-        return _line_search_scale(float(n @ v) / rms, float(n @ (A @ n)))
+        n = gather(self.network(self._R.reshape(self.grid.shape)).reshape(-1), self.idx)
+        return line_search_scale(float(n @ v) / rms, float(n @ (A @ n)))
 
     def pre(self, R: np.ndarray) -> np.ndarray:
         """Step 1 on the grid: ``Z = S R`` (red, black × ν from zero); leaves ``R − A Z`` in
@@ -242,10 +267,6 @@ class GridVCycle:
             sweep(R, Z, self.inv_diag, self.weights, 0, Z, False)
 
     def __call__(self, r: np.ndarray) -> np.ndarray:
-        from learned.dcdm import _fused as fk
-
-        from .dcdm import scatter_unit_rms
-
         t0 = time.perf_counter()
         R = self._R
         rms = scatter_unit_rms(r, self.idx, R.reshape(-1))  # B is linear: run it at unit scale
@@ -255,67 +276,9 @@ class GridVCycle:
             scaled_add(Z, self.alpha, self.network(self._S.reshape(self.grid.shape)))
         t2 = time.perf_counter()
         self.post(R, Z)
-        z = fk.gather(Z.reshape(-1), self.idx)
+        z = gather(Z.reshape(-1), self.idx)
         z *= rms
         t = self.timing
         t["network"] = t.get("network", 0.0) + (t2 - t1)
         t["smoother"] = t.get("smoother", 0.0) + (t1 - t0) + (time.perf_counter() - t2)
-        return z
-
-
-class TorchGridVCycle:
-    """The same ``B`` with every step in torch on ``device`` (the CUDA path: the sweeps and the
-    network stay on the device, one transfer of the residual each way per application), by
-    :func:`learned.dcdm.model.smoothed_direction` with ``α`` fixed once per problem like
-    :class:`GridVCycle`. ``network`` maps a (1, 1, *grid) float32 tensor on ``device`` to one."""
-
-    def __init__(self, problem: Any, network: Callable[[Any], Any], device: str, sweeps: int = 1,
-                 probe: np.ndarray | None = None, timing: dict[str, float] | None = None):
-        import torch
-
-        from .dcdm import unknown_cells
-
-        grid, diag, weights = _grid_stencil(problem, sweeps)
-
-        def t(a: np.ndarray) -> Any:
-            return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None, None].to(device)
-
-        self.diag, self.weights, self.mask = t(diag), [t(w) for w in weights], t(grid.mask)
-        self.network, self.sweeps, self.grid, self.device = network, int(sweeps), grid, device
-        self.idx = unknown_cells(grid)
-        self.timing = timing if timing is not None else {}
-        self._field = np.zeros(grid.mask.size, np.float32)
-        self.alpha = 1.0
-        if probe is not None:
-            from learned.dcdm.model import apply_stencil
-
-            with torch.no_grad():  # the network picks its own no-autograd mode
-                v = self._to_device(probe)[0]
-                n = network(v)
-                nAn = float((n * apply_stencil(n, self.diag, self.weights)).sum())
-                self.alpha = _line_search_scale(float((n * v).sum()), nAn)
-
-    def _to_device(self, r: np.ndarray) -> tuple[Any, float]:
-        import torch
-
-        from .dcdm import scatter_unit_rms
-
-        rms = scatter_unit_rms(r, self.idx, self._field)
-        field = torch.from_numpy(self._field).view(1, 1, *self.grid.shape)
-        return field.to(self.device), rms
-
-    def __call__(self, r: np.ndarray) -> np.ndarray:
-        import torch
-
-        from learned.dcdm import _fused as fk
-        from learned.dcdm.model import smoothed_direction
-
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            R, rms = self._to_device(r)
-            Z = smoothed_direction(self.network, R, self.mask, self.diag, self.weights, self.sweeps,
-                                   alpha=self.alpha)
-            z = fk.gather(np.ascontiguousarray(Z.reshape(-1).cpu().numpy()), self.idx)
-        z *= rms
-        self.timing["network"] = self.timing.get("network", 0.0) + time.perf_counter() - t0
         return z

@@ -1,15 +1,24 @@
-"""Numba kernels: incomplete Cholesky IC(0) and its triangular solves.
+"""Preconditioners ``r ↦ M r ≈ A⁻¹ r`` for the PCG loop: incomplete Cholesky IC(0) (numba),
+PyAMG smoothed aggregation and symmetric red-black Gauss–Seidel on a grid.
 
 IC(0) (Meijerink & van der Vorst 1977; Saad, *Iterative Methods for Sparse Linear Systems*,
 2nd ed., Algorithm 10.4 restricted to the symmetric case): ``A ≈ L Lᵀ`` with ``L`` keeping the
 sparsity pattern of the lower triangle of ``A``. Row ``i`` of ``L`` is computed from
 ``L_ik = (a_ik − Σ_{j<k} L_ij L_kj) / L_kk`` and ``L_ii = sqrt(a_ii − Σ_{j<i} L_ij²)``.
+Each preconditioner is fixed and SPD, as plain PCG assumes: ``L Lᵀ``, a symmetric AMG cycle
+(pre- and post-smoothing mirrored) and the symmetric Gauss–Seidel V-cycle of :mod:`.grid`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+import scipy.sparse as sp
 from numba import njit
+
+Preconditioner = Callable[[np.ndarray], np.ndarray]
 
 
 @njit(cache=True, nogil=True)
@@ -68,3 +77,49 @@ def ic0_solve(indptr: np.ndarray, indices: np.ndarray, L: np.ndarray, r: np.ndar
         for p in range(indptr[i], end):
             y[indices[p]] -= L[p] * zi
     return y
+
+
+def identity(r: np.ndarray) -> np.ndarray:
+    """M = I (unpreconditioned CG)."""
+    return r
+
+
+def ic0(A: sp.spmatrix) -> Preconditioner:
+    """IC(0) preconditioner ``r ↦ (L Lᵀ)⁻¹ r`` (:func:`ic0_factor`); on a non-positive pivot
+    the factorization is retried on ``A + σ diag(A)`` with σ = 1e-3, 1e-2, ... (Manteuffel's
+    shift)."""
+    low = sp.tril(sp.csr_matrix(A), format="csr")
+    low.sum_duplicates()
+    low.sort_indices()
+    indptr = low.indptr.astype(np.int64)
+    indices = low.indices.astype(np.int64)
+    data = low.data.astype(np.float64)
+    if np.any(indices[indptr[1:] - 1] != np.arange(A.shape[0])):
+        raise ValueError("IC(0) needs a stored, nonzero diagonal")
+    for shift in (0.0, 1e-3, 1e-2, 1e-1, 1.0):
+        L = ic0_factor(indptr, indices, data, shift)
+        if L.size:
+            break
+    else:
+        raise ValueError("IC(0) broke down: A is not positive definite")
+    return lambda r: ic0_solve(indptr, indices, L, r)
+
+
+def amg(A: sp.spmatrix, cycle: str, strength: str | None, smooth: str | None) -> tuple[Preconditioner, dict]:
+    """One PyAMG smoothed-aggregation cycle (Vaněk, Mandel & Brezina 1996) as ``M``, and the
+    hierarchy's figures (levels, operator complexity)."""
+    import pyamg
+
+    ml = pyamg.smoothed_aggregation_solver(sp.csr_matrix(A), symmetry="symmetric",
+                                           strength=strength, smooth=smooth)
+    M = ml.aspreconditioner(cycle=cycle)
+    return (lambda r: M @ r), {"levels": len(ml.levels),
+                               "operator_complexity": float(ml.operator_complexity())}
+
+
+def symmetric_gauss_seidel(problem: Any, sweeps: int, threads: int | None) -> Preconditioner:
+    """Symmetric red-black Gauss–Seidel on the problem's grid (``sweeps`` red, black sweeps,
+    then the same in reverse order): :class:`.grid.GridVCycle` without a coarse correction."""
+    from .grid import GridVCycle
+
+    return GridVCycle(problem, None, sweeps, threads=threads)
