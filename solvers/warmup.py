@@ -92,14 +92,15 @@ def warm_all(methods: Iterable[str] | None = None,
     if unknown:
         raise ValueError(f"unknown method {unknown[0]!r}; choose from {', '.join(names)}")
     done: list[WarmedMethod] = []
-    for (name, kind), spec in registry().items():
-        if name not in wanted or not spec.installed():
-            continue
-        problems = tiny_instances(kind)
-        if not problems:
-            continue
-        entry = WarmedMethod(spec.name, kind, sum(warm_up(p, spec.name) for p in problems))
-        done.append(entry)
-        if report is not None:
-            report(entry)
+    for wanted_name in dict.fromkeys(wanted):  # in the order asked, each once
+        for (name, kind), spec in registry().items():
+            if name != wanted_name or not spec.installed():
+                continue
+            problems = tiny_instances(kind)
+            if not problems:
+                continue
+            entry = WarmedMethod(spec.name, kind, sum(warm_up(p, spec.name) for p in problems))
+            done.append(entry)
+            if report is not None:
+                report(entry)
     return done

@@ -112,3 +112,12 @@ def test_context_reuse_is_deterministic():
     b = solve(problem, "topo", seed=3, n_restarts=3)
     np.testing.assert_array_equal(a.solution, b.solution)
     assert isinstance(SolveContext(seed=1).rng, np.random.Generator)
+
+
+@pytest.mark.parametrize("method", ["exhaustive", "topo", "notears"])
+def test_history_is_the_score_and_the_incumbent_the_result(method: str) -> None:
+    problem = DAGLearning.random(5, n=200, seed=0)
+    seen = []
+    result = solve(problem, method, seed=0, callback=seen.append)
+    assert result.history_label == "score"
+    assert np.array_equal(seen[-1].incumbent, result.solution)

@@ -148,3 +148,20 @@ def test_bad_options(opt) -> None:
     p = OptimalTransport.random(10, seed=0, reg=0.1)
     with pytest.raises(ValueError):
         solve(p, method="sns", **opt)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_callback_incumbent_is_the_full_plan(method: str) -> None:
+    """History holds the L1 marginal error; a callback's incumbent is the current plan on the
+    full grid (zero-mass bins included) whose error is the recorded value."""
+    rng = np.random.default_rng(4)
+    a, b = rng.random(20), rng.random(30)
+    a[3], b[[0, 29]] = 0.0, 0.0
+    p = OptimalTransport(a / a.sum(), b / b.sum(), rng.random((20, 30)), 0.02)
+    seen = []
+    r = solve(p, method=method, callback=seen.append, max_iter=None)
+    assert r.status == Status.CONVERGED and r.history_label == "marginal error"
+    last = seen[-1]
+    assert last.incumbent.shape == (20, 30) and np.all(last.incumbent[3] == 0)
+    assert _err(p, last.incumbent) == pytest.approx(last.objective, abs=1e-12)
+    assert np.abs(last.incumbent - r.solution).max() < 1e-12

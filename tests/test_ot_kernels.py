@@ -11,7 +11,7 @@ from problems import OptimalTransport
 from solvers import Status, solve
 from solvers.context import SolveContext
 from solvers.ot import _kernels as K
-from solvers.ot import newton_sparse as ns
+from solvers.ot import newton, sampling, scaled
 from solvers.ot._common import Reduced
 
 
@@ -19,9 +19,9 @@ def _err(p: OptimalTransport, P: np.ndarray) -> float:
     return float(np.abs(P.sum(1) - p.a).sum() + np.abs(P.sum(0) - p.b).sum())
 
 
-def _state(n: int = 30, m: int = 25, reg: float = 0.05, seed: int = 0) -> ns.Scaled:
+def _state(n: int = 30, m: int = 25, reg: float = 0.05, seed: int = 0) -> scaled.Scaled:
     p = OptimalTransport.random(n, seed=seed, reg=reg, m=m)
-    st = ns.Scaled(Reduced(p))
+    st = scaled.Scaled(Reduced(p))
     rng = np.random.default_rng(seed)
     st.u = rng.random(m) + 0.5
     st.v = rng.random(n) + 0.5
@@ -91,7 +91,7 @@ def test_marginals_plan_and_objective() -> None:
     assert np.allclose(r, P.sum(1), rtol=1e-13) and np.allclose(c, P.sum(0), rtol=1e-13)
     Pp = st.plan()
     assert np.allclose(Pp, P, rtol=1e-15)
-    err, rr, cc = ns.plan_error(st, st.red.a, st.red.b)
+    err, rr, cc = scaled.plan_error(st, st.red.a, st.red.b)
     assert err == pytest.approx(_err(st.red.problem, Pp), rel=1e-12)
 
 
@@ -99,7 +99,7 @@ def test_marginals_plan_and_objective() -> None:
 def test_threshold_keeps_top_fraction_and_mass(lam: float, drop: float) -> None:
     st = _state(40, 40, reg=0.02, seed=2)  # 1600 entries: the sample is the whole plan
     P = st.plan()
-    tau = ns._threshold(st, lam, drop)
+    tau = sampling.threshold(st, lam, drop)
     kept = P >= tau
     assert kept.sum() >= lam * P.size - 1
     assert P[~kept].sum() <= drop * P.sum() * (1 + 1e-12)
@@ -117,8 +117,8 @@ def test_binned_threshold_is_conservative_and_close(lam: float, drop: float) -> 
     (tau <= exact tau) and is within one bin (2^(1/8)) of them."""
     st = _state(300, 200, reg=0.01, seed=3)  # 60000 entries > the sample
     st.u *= np.exp(np.random.default_rng(1).normal(size=st.u.size))  # a spread-out plan
-    tau = ns._threshold(st, lam, drop)
-    w = ns._sample(st)  # the same sampled entries, sorted descending
+    tau = sampling.threshold(st, lam, drop)
+    w = sampling.sample(st)  # the same sampled entries, sorted descending
     s = w.size
     tau_k = w[min(max(int(round(lam * s)), 1), s) - 1]
     tail = np.cumsum(w[::-1])[::-1]
@@ -132,13 +132,13 @@ def test_pcg_solves_shifted_newton_system() -> None:
     st = _state(30, 25, reg=0.05, seed=4)
     r, c = st.marginals()
     P = st.plan()
-    tau = ns._threshold(st, 0.2, 0.5)
+    tau = sampling.threshold(st, 0.2, 0.5)
     indptr, indices, data = K.scaled_sparsify(st.K, st.u, st.v, tau)
     S = sp.csr_matrix((data, indices, indptr), shape=P.shape).toarray()
     ga, gb = st.red.a - r, st.red.b - c
     sigma = 1e-3
     stats = {"cg_iterations": 0}
-    x, y = ns._pcg(SolveContext(), indptr, indices, data, r * (1 + sigma), c * (1 + sigma), ga, gb,
+    x, y = newton.pcg(SolveContext(), indptr, indices, data, r * (1 + sigma), c * (1 + sigma), ga, gb,
                    1e-12, 500, stats)
     H = np.block([[np.diag(r * (1 + sigma)), S], [S.T, np.diag(c * (1 + sigma))]])
     z = np.linalg.solve(H, np.concatenate([ga, gb]))

@@ -1,4 +1,4 @@
-"""Sinkhorn-Newton-Sparse internals (solvers/ot/newton_sparse.py) and log-domain robustness."""
+"""Sinkhorn-Newton-Sparse (solvers/ot/newton_sparse.py and its stages) and log-domain robustness."""
 
 from __future__ import annotations
 

@@ -1,31 +1,70 @@
-"""DAG structure learning: TOPO topological swaps, NOTEARS, exhaustive search for tiny d."""
+"""DAG structure learning: TOPO topological swaps, NOTEARS, exhaustive search for tiny d.
 
+Every method records a score of its current unthresholded graph (history label "score"):
+exhaustive search and NOTEARS the data-fit loss Q(W), TOPO the sum of its node fits' losses
+(L1 term included); the returned objective is ``problem.objective`` of the thresholded DAG.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..options import Option, max_iter, positive_float, positive_int, tolerance
 from ..registry import MethodSpec
+
+
+def _threshold(name: str = "threshold") -> Option:
+    return Option(name, float, 0.3, "edges with |weight| below this are dropped from the result", low=0.0)
+
 
 METHODS = [
     MethodSpec(
         name="exhaustive",
         problems=("DAGLearning",),
         target="solvers.dag.exhaustive:solve_exhaustive",
-        options={"threshold": 0.3},
+        options=(_threshold(),),
         description="exact: best topological order by enumeration (d <= 8, l2 loss)",
         default_rank=lambda p: 3 if p.n_nodes <= 6 and p.loss == "l2" and p.lambda1 == 0 else None,
+        history_label="score",
     ),
     MethodSpec(
         name="topo",
         problems=("DAGLearning",),
         target="solvers.dag.topo:solve_topo",
-        options={"threshold": 0.3, "n_restarts": None, "init": None, "l2": 1e-6, "tol": 1e-10,
-                 "max_iter": 10_000},
+        options=(
+            _threshold(),
+            positive_int("n_restarts", None, "starting orders (None: 3 up to d = 20, then 1)", none=True),
+            Option("init", object, None, "a starting order (permutation) or DAG tried first", none=True),
+            Option("l2", float, 1e-6, "ridge of the node regressions", low=0.0),
+            tolerance(1e-10, "least relative score gain of a swap"),
+            max_iter(10_000, "most swap sweeps over all restarts (None: no cap)"),
+        ),
         description="TOPO: topological swaps guided by grad h, refit between swapped positions",
         randomized=True,
         default_rank=lambda p: 2,
+        history_label="score",
     ),
     MethodSpec(
         name="notears",
         problems=("DAGLearning",),
         target="solvers.dag.notears:solve_notears",
-        options={"lambda1": None, "w_threshold": 0.3, "h_tol": 1e-8, "rho_max": 1e16, "max_iter": 100},
+        options=(
+            Option("lambda1", float, None, "L1 weight (None: the problem's lambda1)", low=0.0, none=True),
+            _threshold("w_threshold"),
+            positive_float("h_tol", 1e-8, "stop once the acyclicity h(W) is below this"),
+            positive_float("rho_max", 1e16, "stop once the penalty weight rho reaches this"),
+            max_iter(100, "most augmented-Lagrangian (dual) steps (None: no cap)"),
+        ),
         description="NOTEARS: augmented Lagrangian with h = tr(exp(W o W)) - d, L-BFGS-B",
+        history_label="score",
     ),
 ]
+
+
+def _example() -> Any:
+    from problems import DAGLearning
+
+    return DAGLearning.random(5, n=200, seed=0)
+
+
+EXAMPLES = {"DAGLearning": _example}

@@ -18,7 +18,7 @@ from problems import DAGLearning
 from problems.dag import is_dag
 
 from ..context import SolveContext
-from ..result import Result, Status
+from ..result import Result
 
 
 def _loss_and_grad(problem: DAGLearning, W: np.ndarray) -> tuple[float, np.ndarray]:
@@ -45,13 +45,25 @@ def _stop_when(ctx: SolveContext):
     return callback
 
 
-def solve_notears(problem: DAGLearning, ctx: SolveContext, lambda1: float | None = None,
-                  w_threshold: float = 0.3, h_tol: float = 1e-8, rho_max: float = 1e16,
-                  max_iter: int = 100) -> Result:
+def acyclic_threshold(W: np.ndarray, w_threshold: float) -> tuple[np.ndarray, float]:
+    """|W| < w_threshold set to zero, the threshold then raised until the graph is acyclic (a
+    not-yet-converged run); returns the graph and the threshold used."""
+    W = W.copy()
+    W[np.abs(W) < w_threshold] = 0.0
+    thr = w_threshold
+    while not is_dag(W):
+        nz = np.abs(W[W != 0])
+        thr = float(nz.min()) + 1e-12
+        W[np.abs(W) < thr] = 0.0
+    return W, thr
+
+
+def solve_notears(problem: DAGLearning, ctx: SolveContext, *, lambda1: float | None,
+                  w_threshold: float, h_tol: float, rho_max: float, max_iter: int | None) -> Result:
+    """Augmented Lagrangian steps until h <= h_tol or rho >= rho_max (converged) or
+    ``max_iter`` steps; the result is thresholded to an acyclic graph."""
     d = problem.n_nodes
-    lam = problem.lambda1 if lambda1 is None else float(lambda1)
-    if lam < 0:
-        raise ValueError("lambda1 must be >= 0")
+    lam = problem.lambda1 if lambda1 is None else lambda1
     bounds = [(0, 0) if i == j else (0, None) for _ in range(2) for i in range(d) for j in range(d)]
     w_est = np.zeros(2 * d * d)
     rho, alpha, h = 1.0, 0.0, np.inf
@@ -67,9 +79,9 @@ def solve_notears(problem: DAGLearning, ctx: SolveContext, lambda1: float | None
         g = g_loss + (rho * hv + alpha) * g_h
         return obj, np.concatenate([(g + lam).ravel(), (-g + lam).ravel()])
 
-    status = Status.ITERATION_LIMIT
     it = 0
-    for it in range(1, int(max_iter) + 1):
+    for k in ctx.iterations(max_iter):
+        it = k + 1
         w_new, h_new = w_est, h
         while rho < rho_max:
             if ctx.should_stop():
@@ -84,19 +96,11 @@ def solve_notears(problem: DAGLearning, ctx: SolveContext, lambda1: float | None
                 break
         w_est, h = w_new, h_new
         alpha += rho * h
-        ctx.record(_loss_and_grad(problem, unpack(w_est))[0], extra={"h": h, "rho": rho}, iteration=it)
+        ctx.record(_loss_and_grad(problem, unpack(w_est))[0], extra={"h": h, "rho": rho}, iteration=it,
+                   incumbent=lambda w=w_est: acyclic_threshold(unpack(w), w_threshold)[0])
         if h <= h_tol or rho >= rho_max:
-            status = Status.CONVERGED
+            ctx.converged()
             break
-        if ctx.should_stop():
-            status = ctx.stop_status(Status.ITERATION_LIMIT)
-            break
-    W = unpack(w_est)
-    W[np.abs(W) < w_threshold] = 0.0
-    thr = w_threshold
-    while not is_dag(W):  # a not-yet-converged run: raise the threshold until acyclic
-        nz = np.abs(W[W != 0])
-        thr = float(nz.min()) + 1e-12
-        W[np.abs(W) < thr] = 0.0
-    return ctx.result(solution=W, objective=problem.objective(W), status=status, iterations=it,
+    W, thr = acyclic_threshold(unpack(w_est), w_threshold)
+    return ctx.result(solution=W, objective=problem.objective(W), iterations=it,
                       stats={"h": h, "rho": rho, "threshold_used": thr})

@@ -22,7 +22,7 @@ import numpy as np
 from problems import DAGLearning
 
 from ..context import SolveContext
-from ..result import Result, Status
+from ..result import Result
 from .inner import NodeFitter
 
 
@@ -107,13 +107,37 @@ class OrderSearch:
             self._refit_at(r)
 
 
+class Incumbent:
+    """The best graph of all descents so far, as ``ctx.record`` wants it: ``build`` makes the
+    thresholded, refitted solution only when a callback or a salvage asks for it."""
+
+    def __init__(self, fitter: NodeFitter, threshold: float):
+        self.fitter = fitter
+        self.threshold = threshold
+        self.W: np.ndarray | None = None
+        self.score = np.inf
+
+    def offer(self, search: OrderSearch) -> None:
+        if search.score < self.score:
+            self.W, self.score = search.W.copy(), search.score
+
+    def build(self) -> np.ndarray | None:
+        return None if self.W is None else solution(self.fitter, self.W, self.threshold)
+
+
+def solution(fitter: NodeFitter, W: np.ndarray, threshold: float) -> np.ndarray:
+    """The thresholded graph with its kept support refitted."""
+    return fitter.refit_support(np.where(np.abs(W) >= threshold, W, 0.0), threshold)
+
+
 def descend(search: OrderSearch, ctx: SolveContext, sizes: tuple[int, int], tol: float,
-            stats: dict[str, Any], max_iter: int) -> bool:
-    """Swap until no candidate improves the score (True) or a limit hits (False).
+            stats: dict[str, Any], max_iter: int | None, best: Incumbent) -> bool:
+    """Swap until no candidate improves the score (True, ``ctx.converged()``) or a limit or
+    stop ends the run (False; ``ctx`` keeps the reason).
 
     One iteration is one sweep over the candidate swaps (Deng et al., Algorithm 1, one pass of
     the swap loop); ``stats["sweeps"]`` counts them over all restarts, capped by ``max_iter``."""
-    while stats["sweeps"] < max_iter:
+    for _ in ctx.iterations(max_iter, start=stats["sweeps"]):
         stats["sweeps"] += 1
         improved = False
         for size in sizes:
@@ -141,9 +165,12 @@ def descend(search: OrderSearch, ctx: SolveContext, sizes: tuple[int, int], tol:
                 stats["swaps"] += 1
             if used:
                 improved = True
-                ctx.record(search.score, extra={"swaps": stats["swaps"]}, iteration=stats["swaps"])
+                best.offer(search)
+                ctx.record(search.score, extra={"swaps": stats["swaps"]}, iteration=stats["swaps"],
+                           incumbent=best.build)
                 break
         if not improved:
+            ctx.converged()
             return True
     return False
 
@@ -172,43 +199,38 @@ def initial_orders(problem: DAGLearning, n_restarts: int, rng: np.random.Generat
     return orders[: max(1, n_restarts)] if init is None else orders[: max(1, n_restarts) + 1]
 
 
-def solve_topo(problem: DAGLearning, ctx: SolveContext, threshold: float = 0.3, n_restarts: int | None = None,
-               init: Any = None, l2: float = 1e-6, tol: float = 1e-10, max_iter: int = 10_000) -> Result:
+def solve_topo(problem: DAGLearning, ctx: SolveContext, *, threshold: float, n_restarts: int | None,
+               init: Any, l2: float, tol: float, max_iter: int | None) -> Result:
     """TOPO with restarts; the best local minimum is thresholded and its support refitted.
 
-    ``n_restarts`` (default: 3 up to d = 20, then 1) counts the starting orders: sorted
+    ``n_restarts`` (None: 3 up to d = 20, then 1) counts the starting orders: sorted
     marginal variance first, then random permutations from ``seed``; ``init`` (an order or a
-    DAG, e.g. NOTEARS' output) is tried before them, making TOPO a post-processor."""
+    DAG, e.g. NOTEARS' output) is tried before them, making TOPO a post-processor.  The status
+    is converged when every descent reached its local minimum."""
     if n_restarts is None:
         n_restarts = 3 if problem.n_nodes <= 20 else 1
-    if n_restarts < 1:
-        raise ValueError("n_restarts must be >= 1")
-    if threshold < 0:
-        raise ValueError("threshold must be >= 0")
-    if max_iter < 1:
-        raise ValueError("max_iter must be >= 1")
     fitter = NodeFitter(problem, l2=l2)
     d = problem.n_nodes
     sizes = candidate_sizes(d)
     stats: dict[str, Any] = {"swaps": 0, "sweeps": 0, "restarts": 0, "candidate_sizes": sizes,
                              "local_minimum": False}
     best: OrderSearch | None = None
-    status = Status.CONVERGED
+    incumbent = Incumbent(fitter, threshold)
     for order in initial_orders(problem, n_restarts, ctx.rng, init):
         search = OrderSearch(fitter, order)
-        ctx.record(search.score, extra={"restart": stats["restarts"]}, iteration=stats["swaps"])
-        finished = descend(search, ctx, sizes, tol, stats, max_iter)
+        incumbent.offer(search)
+        ctx.record(search.score, extra={"restart": stats["restarts"]}, iteration=stats["swaps"],
+                   incumbent=incumbent.build)
+        finished = descend(search, ctx, sizes, tol, stats, max_iter, incumbent)
         stats["restarts"] += 1
         if best is None or search.score < best.score:
             best = search
             stats["local_minimum"] = finished
         if not finished:
-            status = ctx.stop_status(Status.ITERATION_LIMIT)
             break
     assert best is not None
-    W = fitter.refit_support(np.where(np.abs(best.W) >= threshold, best.W, 0.0), threshold)
+    W = solution(fitter, best.W, threshold)
     stats["order"] = best.order.tolist()
     stats["unthresholded_score"] = best.score
     stats["edges"] = int(np.count_nonzero(W))
-    return ctx.result(solution=W, objective=problem.objective(W), status=status,
-                      iterations=stats["sweeps"], stats=stats)
+    return ctx.result(solution=W, objective=problem.objective(W), iterations=stats["sweeps"], stats=stats)

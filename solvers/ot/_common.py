@@ -1,4 +1,4 @@
-"""Shared pieces of the OT solvers: option checks, support reduction (zero-mass bins)."""
+"""Shared pieces of the OT solvers: support reduction (zero-mass bins), the status a plan decides."""
 
 from __future__ import annotations
 
@@ -6,12 +6,9 @@ import numpy as np
 
 from problems import OptimalTransport
 
-
-def check_options(tol: float, max_iter: int) -> None:
-    if not (np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
-    if int(max_iter) < 1:
-        raise ValueError(f"max_iter must be >= 1, got {max_iter!r}")
+from ..context import SolveContext
+from ..result import Status
+from ..stop import StopReason
 
 
 class Reduced:
@@ -38,3 +35,22 @@ class Reduced:
         ff[self.rows] = f
         gf[self.cols] = g
         return Pf, ff, gf
+
+    def plan_of(self, f: np.ndarray, g: np.ndarray, eps: float | None = None) -> np.ndarray:
+        """The full-grid plan exp((f_i + g_j - C_ij)/eps) of potentials on the support (an
+        incumbent for callbacks and salvage; the solvers build their returned plan themselves)."""
+        eps = self.eps if eps is None else eps
+        with np.errstate(invalid="ignore", over="ignore"):
+            P = np.exp((f[:, None] + g[None, :] - self.C) / eps)
+        return self.embed(P, f, g)[0]
+
+
+def plan_status(ctx: SolveContext, err: float, tol: float) -> Status | None:
+    """The status the returned plan's own error ``err`` decides; None where the stop reason does.
+
+    A plan within ``tol`` is converged however the loop ended (a time or callback stop between
+    two checks of a plan that already met it); a loop whose own test passed but whose returned
+    plan misses ``tol`` (rounding between the test and the plan) counts as having run out."""
+    if ctx.reason is StopReason.CONVERGED:
+        return None if err <= tol else Status.ITERATION_LIMIT
+    return Status.CONVERGED if err <= tol else None

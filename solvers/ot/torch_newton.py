@@ -25,9 +25,17 @@ import numpy as np
 from problems import OptimalTransport
 
 from ..context import SolveContext
+from ..options import Option
+from ..options import max_iter as max_iter_option
 from ..result import Result, Status
-from ._common import check_options
-from .newton_sparse import _MU0
+from . import CG_MAXIT, DEVICE, LAM, TOL
+from .newton import MU0
+
+#: what the batched path accepts beyond the shared records of ``solvers/ot/__init__.py``
+NEWTON_STEPS = max_iter_option(200, "most Newton steps (None: no cap)")
+WARM_SWEEPS = Option("n1", int, 20, "Sinkhorn sweeps before the Newton stage (at least 1 runs)", low=0)
+LINSOLVE = Option("linsolve", str, "auto", "Newton systems: batched Schur-complement LU, CG, or "
+                  "LU up to n = 2048", choices=("auto", "direct", "cg"))
 
 
 def _device(device: Any) -> Any:
@@ -155,7 +163,7 @@ def _sparsify(P: Any, lam: float | None) -> Any:
 
 
 def run_batch(As: np.ndarray, Bs: np.ndarray, Cs: np.ndarray, eps: np.ndarray, tol: float = 1e-9,
-              max_iter: int = 200, n1: int = 20, lam: float | None = None, cg_maxit: int = 500,
+              max_iter: int | None = 200, n1: int = 20, lam: float | None = None, cg_maxit: int = 500,
               linsolve: str = "auto", device: Any = None, ctx: SolveContext | None = None) -> dict:
     """Sinkhorn + Newton on a batch of problems stacked as (B, m), (B, n), (B, m, n), (B,).
 
@@ -165,8 +173,7 @@ def run_batch(As: np.ndarray, Bs: np.ndarray, Cs: np.ndarray, eps: np.ndarray, t
     conjugate gradient, ``cg_maxit`` iterations at most) or "auto" (direct up to n = 2048)."""
     import torch
 
-    if linsolve not in ("auto", "direct", "cg"):
-        raise ValueError(f"linsolve must be 'auto', 'direct' or 'cg', got {linsolve!r}")
+    linsolve = LINSOLVE.validate(linsolve, "run_batch")
     dev = _device(device)
     T = _Batch(As, Bs, Cs, eps, dev)
     B = T.a.shape[0]
@@ -191,12 +198,12 @@ def run_batch(As: np.ndarray, Bs: np.ndarray, Cs: np.ndarray, eps: np.ndarray, t
             stopped = True
             break
     # ---------------------------------------------------------------- stage 2: batched Newton
-    mu = torch.full((B,), _MU0, dtype=torch.float64, device=dev)  # as the numpy sns
+    mu = torch.full((B,), MU0, dtype=torch.float64, device=dev)  # as the numpy sns
     P = T.plan(f, g)
     err = T.error(P)
     active = err > tol
     k = 0
-    while not stopped and bool(active.any()) and k < int(max_iter):
+    while not stopped and bool(active.any()) and (max_iter is None or k < max_iter):
         if ctx is not None and ctx.should_stop():
             stopped = True
             break
@@ -258,15 +265,18 @@ def run_batch(As: np.ndarray, Bs: np.ndarray, Cs: np.ndarray, eps: np.ndarray, t
 
 
 def solve_batch_sns(problems: Sequence[OptimalTransport], device: Any = None, tol: float = 1e-9,
-                    max_iter: int = 200, n1: int = 20, lam: float | None = None,
+                    max_iter: int | None = 200, n1: int = 20, lam: float | None = None,
                     cg_maxit: int = 500, linsolve: str = "auto",
                     time_limit: float | None = None) -> list[Result]:
     """Solve many OT problems with batched Sinkhorn + Newton on ``device`` (default: cuda if
     available, else cpu).  Problems are grouped by shape, each group one batched computation.
-    Returns one ``Result`` per problem in input order (plan, objective, potentials, counts)."""
-    check_options(tol, max_iter)
-    if lam is not None and not (0 < lam <= 1):
-        raise ValueError(f"lam must be in (0, 1], got {lam!r}")
+    Returns one ``Result`` per problem in input order (plan, objective, potentials, counts).
+    Arguments are checked against the option records of ``solvers/ot/__init__.py`` and this
+    module's (``NEWTON_STEPS``, ``WARM_SWEEPS``, ``LINSOLVE``)."""
+    where = "solve_batch_sns"
+    tol, lam, device = TOL.validate(tol, where), LAM.validate(lam, where), DEVICE.validate(device, where)
+    max_iter, n1 = NEWTON_STEPS.validate(max_iter, where), WARM_SWEEPS.validate(n1, where)
+    cg_maxit, linsolve = CG_MAXIT.validate(cg_maxit, where), LINSOLVE.validate(linsolve, where)
     problems = list(problems)
     for p in problems:
         if not isinstance(p, OptimalTransport):
@@ -280,7 +290,7 @@ def solve_batch_sns(problems: Sequence[OptimalTransport], device: Any = None, to
         ps = [problems[k] for k in idx]
         res = run_batch(np.stack([p.a for p in ps]), np.stack([p.b for p in ps]),
                         np.stack([p.C for p in ps]), np.array([p.reg for p in ps]), tol=tol,
-                        max_iter=int(max_iter), n1=int(n1), lam=lam, cg_maxit=int(cg_maxit),
+                        max_iter=max_iter, n1=n1, lam=lam, cg_maxit=cg_maxit,
                         linsolve=linsolve, device=device, ctx=ctx)
         for j, k in enumerate(idx):
             p = ps[j]
