@@ -172,3 +172,38 @@ def test_x_n101_beats_ortools_reference_and_is_seeded():
     assert a.objective == b.objective and a.solution == b.solution
     # optimum 27591; OR-Tools (GLS, 3 s) reached 29419 here and the old giant-tour search 30149
     assert 27591 <= a.objective <= 1.03 * 27591
+
+
+@pytest.mark.parametrize("method", ["local-search", "udc"])
+def test_callbacks_see_feasible_incumbent_routes(method):
+    """Every progress report carries the current best routes, whose length is the objective."""
+    problem = CVRP.random(120, seed=5)
+    seen = []
+    extra = {"start": "random-insertion"} if method == "udc" else {}
+    result = solve(problem, method, seed=0, kicks=60, **extra,
+                   callback=lambda info: seen.append((info.objective, info.incumbent)))
+    assert len(seen) >= 2 and result.ok
+    for objective, routes in seen:
+        assert problem.is_feasible(routes)
+        assert problem.objective(routes) == pytest.approx(objective, rel=1e-9)
+
+
+def test_ortools_cvrp_stops_at_a_callback_stop_iteration():
+    pytest.importorskip("ortools")
+    import time
+
+    from solvers import Status
+
+    problem = CVRP.random(150, seed=3)
+    seen = []
+
+    def stop(info):
+        seen.append(info)
+        raise StopIteration
+
+    start = time.perf_counter()
+    result = solve(problem, "ortools", time_limit=10, callback=stop)
+    assert time.perf_counter() - start < 3.0
+    assert len(seen) == 1 and problem.is_feasible(seen[0].incumbent)
+    assert result.status == Status.INTERRUPTED and problem.is_feasible(result.solution)
+    assert result.objective == pytest.approx(problem.objective(result.solution))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -112,3 +114,109 @@ def test_same_seed_same_tour():
     a = solve(problem, "local-search", seed=4, kicks=300)
     b = solve(problem, "local-search", seed=4, kicks=300)
     np.testing.assert_array_equal(a.solution, b.solution)
+
+
+def _stop_at_first(seen):
+    def callback(info):
+        seen.append((time.perf_counter(), info))
+        raise StopIteration
+
+    return callback
+
+
+@pytest.mark.parametrize("method", ["local-search", "udc"])
+def test_callbacks_see_the_incumbent_tour(method):
+    """Every progress report carries the current best tour, whose length is the objective."""
+    problem = TSP.random(250, seed=6)
+    seen = []
+    extra = {"start": "random-insertion"} if method == "udc" else {}
+    result = solve(problem, method, seed=0, kicks=200, **extra,
+                   callback=lambda info: seen.append((info.objective, info.incumbent.copy())))
+    assert len(seen) >= 2 and result.status == Status.FEASIBLE
+    for objective, tour in seen:
+        assert sorted(tour.tolist()) == list(range(250))
+        assert problem.objective(tour) == pytest.approx(objective, rel=1e-9)
+    assert seen[-1][0] == pytest.approx(result.objective)
+
+
+def test_ortools_stops_at_a_callback_stop_iteration_with_a_feasible_tour():
+    """OR-Tools polls the solve's stopping criteria: a StopIteration at the first solution ends
+    the search at once, not at the 10 s time limit."""
+    pytest.importorskip("ortools")
+    problem = TSP.random(300, seed=0)
+    seen = []
+    start = time.perf_counter()
+    result = solve(problem, "ortools", time_limit=10, callback=_stop_at_first(seen))
+    took = time.perf_counter() - start
+    assert took < 3.0, f"{took:.2f} s"
+    assert len(seen) == 1 and time.perf_counter() - seen[0][0] < 1.0
+    assert result.status == Status.INTERRUPTED
+    assert sorted(result.solution.tolist()) == list(range(300))
+    assert result.objective == pytest.approx(problem.objective(result.solution))
+    first = seen[0][1]
+    assert sorted(first.incumbent.tolist()) == list(range(300))
+    assert problem.objective(first.incumbent) == pytest.approx(first.objective, rel=1e-5)
+
+
+def test_ortools_carries_a_callback_error_out_of_the_search():
+    """OR-Tools' SWIG layer would drop an exception raised in a callback and search on: the
+    adapter ends the search and raises it again."""
+    pytest.importorskip("ortools")
+
+    def broken(info):
+        raise RuntimeError("callback failed")
+
+    start = time.perf_counter()
+    with pytest.raises(RuntimeError, match="callback failed"):
+        solve(TSP.random(200, seed=1), "ortools", time_limit=10, callback=broken)
+    assert time.perf_counter() - start < 3.0
+
+
+def test_ortools_time_limit_status_and_options():
+    pytest.importorskip("ortools")
+    problem = TSP.random(60, seed=2)
+    result = solve(problem, "ortools", time_limit=0.5)
+    assert result.status == Status.TIME_LIMIT and result.iterations >= 1
+    assert sorted(result.solution.tolist()) == list(range(60))
+    r = solve(problem, "ortools", strategy="GREEDY-DESCENT", time_limit=5)
+    assert r.status == Status.FEASIBLE and r.runtime < 5  # a local optimum ends the search itself
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        solve(problem, "ortools", strategy="nope")
+    with pytest.raises(ValueError, match="scale"):
+        solve(problem, "ortools", scale=0)
+
+
+def test_ortools_second_ctrl_c_aborts_and_a_stray_interrupt_keeps_the_incumbent():
+    """The first SIGINT stops the search (the signal handler runs in the adapter's callbacks);
+    the second one's KeyboardInterrupt crosses OR-Tools' C++ frames and aborts. A
+    KeyboardInterrupt that no handler turned into a stop (here: raised by the callback) still
+    returns the last solution OR-Tools accepted."""
+    pytest.importorskip("ortools")
+    import os
+    import signal
+
+    problem = TSP.random(400, seed=3)
+
+    def ctrl_c_twice(info):
+        if info.iteration == 3:
+            for _ in range(2):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)
+
+    previous = signal.signal(signal.SIGINT, lambda *a: None)
+    try:
+        start = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            solve(problem, "ortools", time_limit=30, callback=ctrl_c_twice)
+        assert time.perf_counter() - start < 5.0
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    def stray(info):
+        if info.iteration == 3:
+            raise KeyboardInterrupt
+
+    result = solve(problem, "ortools", time_limit=30, callback=stray)
+    assert result.status == Status.INTERRUPTED
+    assert sorted(result.solution.tolist()) == list(range(400))
+    assert result.objective == pytest.approx(problem.objective(result.solution), rel=1e-5)

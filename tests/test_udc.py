@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from learned.udc.conquer import conquer
+from learned.udc.divide import _random_insertion
 from problems import CVRP, TSP, InvalidProblemError
 from solvers import solve
 from solvers.routing.local_search import TourImprover, neighbour_lists
-from solvers.routing.udc import _random_insertion, conquer
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("torch_geometric")
 
 
 @pytest.mark.parametrize("kind", ["tsp", "cvrp"])
@@ -145,7 +145,7 @@ def test_refreshed_heatmap_construction_is_a_permutation(kind):
     (CVRP: the giant tour holds the depot once), identical to a single-heatmap run only where
     the greedy choices coincide."""
     from learned.udc import model as M
-    from solvers.routing.udc import _construct_refreshed
+    from learned.udc.divide import _construct_refreshed
 
     p = TSP.random(120, seed=2) if kind == "tsp" else CVRP.random(119, seed=2)
     net = M.load(kind)
@@ -158,9 +158,9 @@ def test_refreshed_heatmap_construction_is_a_permutation(kind):
 
 
 def test_cvrp_conquer_on_route_groups_never_worse_and_feasible():
+    from learned.udc.conquer import conquer_cvrp
     from solvers.context import SolveContext
     from solvers.routing.local_search import RouteState, cvrp_cost, cvrp_neighbours, split_routes
-    from solvers.routing.udc import conquer_cvrp
 
     p = CVRP.random(300, seed=4)
     imp = TourImprover(p, neighbour_lists(p, 10))

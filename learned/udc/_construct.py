@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from solvers.routing._udc_kernels import K_NEAR, cheapest_insert, grid_add, grid_new, tour_from_links
+from ._insertion_kernels import K_NEAR, cheapest_insert, grid_add, grid_new, tour_from_links
 
 
 @njit(cache=True, nogil=True)

@@ -15,9 +15,23 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 from torch import nn
-from torch_geometric.utils import scatter
 
 WEIGHTS = Path(__file__).with_name("weights")
+
+
+def scatter_sum(src: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
+    """Rows of ``src`` summed by ``index`` into ``size`` rows (``torch_geometric.utils.scatter``'s
+    ``reduce="sum"``, the same ``scatter_add_``: the same sums, bit for bit, without importing
+    torch_geometric, which costs seconds at the start of a solve)."""
+    view = index.view((-1,) + (1,) * (src.dim() - 1)).expand_as(src)
+    return src.new_zeros((size,) + tuple(src.shape[1:])).scatter_add_(0, view, src)
+
+
+def scatter_mean(src: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
+    """Rows of ``src`` averaged by ``index`` (rows with no entry stay 0), as ``reduce="mean"``."""
+    count = src.new_zeros(size).scatter_add_(0, index, src.new_ones(src.shape[0])).clamp(min=1)
+    out = scatter_sum(src, index, size)
+    return out / count.view((-1,) + (1,) * (src.dim() - 1)).expand_as(out)
 
 
 def device() -> torch.device:
@@ -70,8 +84,8 @@ class AGNNLayer(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         e_new = self.A(e) + self.B(h)[dst] + self.C(h)[src]
         gate = torch.sigmoid(e_new)
-        num = scatter(gate * self.V(h)[src], dst, dim=0, dim_size=h.shape[0], reduce="sum")
-        den = scatter(gate, dst, dim=0, dim_size=h.shape[0], reduce="sum") + 1e-6
+        num = scatter_sum(gate * self.V(h)[src], dst, h.shape[0])
+        den = scatter_sum(gate, dst, h.shape[0]) + 1e-6
         h = h + torch.relu(self.norm_h(self.U(h) + num / den))
         e = e + torch.relu(self.norm_e(e_new))
         return h, e
@@ -120,7 +134,7 @@ class Divider(nn.Module):
         for layer in self.layers:
             h, e = layer(h, e, src, dst)
         if self.decode == "insert":  # node embedding + mean of its outgoing edge embeddings
-            e_mean = scatter(e, dst, dim=0, dim_size=n, reduce="mean")
+            e_mean = scatter_mean(e, dst, n)
             return self.node_head(torch.cat([h, e_mean], dim=1))
         # distance-biased heatmap: learned correction on top of -scale * (d * sqrt(n))
         return (self.head(e).squeeze(1) - self.dist_scale * d * np.sqrt(n)).reshape(n, k)

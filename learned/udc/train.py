@@ -29,7 +29,7 @@ def _reward(problem, tour, improver, kind, conquer="descend", segment=100, round
     from solvers.routing.local_search import improve_route, split_routes
 
     if conquer == "segment" and kind == "tsp":
-        from solvers.routing.udc import reunion_round
+        from learned.udc.conquer import reunion_round
 
         for r in range(rounds):
             tour = reunion_round(tour, improver, segment, r)

@@ -14,7 +14,7 @@ from scipy.spatial import cKDTree
 from problems import CVRP, TSP
 
 from ..context import SolveContext
-from ..result import Result, Status
+from ..result import Result
 from . import _cvrp_kernels as CK
 from . import _ls_kernels as K
 
@@ -70,7 +70,8 @@ class TourImprover:
 
     def iterate(self, tour: np.ndarray, ctx: SolveContext, kicks: int | None, rng: np.random.Generator
                 ) -> tuple[np.ndarray, int]:
-        """Iterated local search: double-bridge kick within a window, descend, keep if not worse."""
+        """Iterated local search: double-bridge kick within a window, descend, keep if not worse;
+        ``kicks`` kicks (None: until a stopping criterion of ``ctx`` fires)."""
         n = tour.size
         if n < 8:
             return tour, 0
@@ -78,7 +79,9 @@ class TourImprover:
         best_len = self.length(best)
         done = 0
         window = min(n - 1, 50)
-        while (kicks is None or done < kicks) and not ctx.should_stop():
+        for k in ctx.iterations():
+            if kicks is not None and k >= kicks:
+                break
             start = int(rng.integers(0, n))
             cur = np.roll(best, -start)
             cuts = np.sort(rng.choice(np.arange(1, window), size=3, replace=False))
@@ -90,10 +93,10 @@ class TourImprover:
                 dl[v] = False
             cur = self.descend(cur, dontlook=dl)
             cur_len = self.length(cur)
-            done += 1
+            done = k + 1
             if cur_len < best_len - 1e-9:
-                best, best_len = cur, cur_len
-                ctx.record(best_len, iteration=done)
+                best, best_len = cur, cur_len  # a new array each kick: the recorded one stays as is
+                ctx.record(best_len, iteration=done, incumbent=best)
         return best, done
 
 
@@ -101,14 +104,10 @@ def _start_tour(improver: TourImprover, n: int, start: int) -> np.ndarray:
     return K.nearest_neighbour_tour(improver.coords, improver.matrix, improver.code, improver.neigh, start)
 
 
-def solve_local_search(problem: TSP | CVRP, ctx: SolveContext, neighbours: int = 10,
-                       kicks: int | None = None) -> Result:
+def solve_local_search(problem: TSP | CVRP, ctx: SolveContext, *, neighbours: int,
+                       kicks: int | None) -> Result:
     """TSP: nearest-neighbour start, 2-opt + Or-opt descent, then ILS until the time limit
     (or ``kicks`` kicks; default 20 n without a time limit). CVRP: see ``_solve_cvrp``."""
-    if neighbours < 2:
-        raise ValueError("neighbours must be >= 2")
-    if kicks is not None and kicks < 0:
-        raise ValueError("kicks must be >= 0")
     if kicks is None and ctx.time_limit is None:
         kicks = 20 * problem.n_nodes
     neigh = neighbour_lists(problem, neighbours)
@@ -116,13 +115,11 @@ def solve_local_search(problem: TSP | CVRP, ctx: SolveContext, neighbours: int =
     if isinstance(problem, CVRP):
         return _solve_cvrp(problem, ctx, improver, kicks)
     tour = improver.descend(_start_tour(improver, problem.n_nodes, 0))
-    ctx.record(improver.length(tour), iteration=0)
-    try:
-        tour, done = improver.iterate(tour, ctx, kicks, ctx.rng)
-    except KeyboardInterrupt:
-        done = 0
-    status = ctx.stop_status(Status.FEASIBLE)
-    return ctx.result(solution=tour, objective=problem.objective(tour), status=status, iterations=done,
+    ctx.record(improver.length(tour), iteration=0, incumbent=tour)
+    tour, done = improver.iterate(tour, ctx, kicks, ctx.rng)
+    if ctx.reason is None:  # the kick budget ran out
+        ctx.finished()
+    return ctx.result(solution=tour, objective=problem.objective(tour), iterations=done,
                       stats={"kicks": done})
 
 
@@ -197,6 +194,11 @@ class RouteState:
         R, L = (self.best[0], self.best[1]) if best else (self.R, self.L)
         return [R[r, : L[r]].copy() for r in range(L.size) if L[r] > 0]
 
+    def solution(self, best: bool = True) -> list[list[int]]:
+        """The routes as the ``Result`` holds them (lists of customers); as a bound method, the
+        lazy incumbent handed to ``ctx.record``."""
+        return [r.tolist() for r in self.routes(best)]
+
     def keep_best(self) -> None:
         self.best = [a.copy() for a in (self.R, self.L, self.route_of, self.pos, self.load)]
 
@@ -265,7 +267,7 @@ def cvrp_ils(problem: CVRP, improver: TourImprover, state: RouteState, neigh: np
                                        max_remove)
         done += todo
         if record and best < old - 1e-9:
-            ctx.record(best, iteration=done)
+            ctx.record(best, iteration=done, incumbent=state.solution)
         dt = time.perf_counter() - t0
         if ctx.time_limit is not None:  # adapt the chunk to the clock; fixed (seeded) otherwise
             chunk = int(min(512, max(1, chunk * (2 if dt < 0.05 else 1) // (2 if dt > 0.2 else 1))))
@@ -279,18 +281,15 @@ def _solve_cvrp(problem: CVRP, ctx: SolveContext, improver: TourImprover, kicks:
     default 20 n without a time limit)."""
     giant = improver.descend(_start_tour(improver, problem.n_nodes, 0))
     routes = [improve_route(improver, r, improver.neigh) for r in split_routes(problem, improver, giant)]
-    ctx.record(problem.objective(routes), iteration=0)
+    ctx.record(problem.objective(routes), iteration=0, incumbent=[r.tolist() for r in routes])
     neigh = cvrp_neighbours(problem)
     state = RouteState(problem, routes)
-    rounds = 0
-    try:
-        cvrp_descend(problem, improver, state, neigh)
-        state.keep_best()
-        ctx.record(cvrp_cost(state, improver), iteration=0)
-        rounds = cvrp_ils(problem, improver, state, neigh, ctx, kicks, ctx.rng)
-    except KeyboardInterrupt:
-        pass
-    routes = [r.tolist() for r in state.routes(best=True)]
-    return ctx.result(solution=routes, objective=problem.objective(routes),
-                      status=ctx.stop_status(Status.FEASIBLE), iterations=rounds,
+    cvrp_descend(problem, improver, state, neigh)
+    state.keep_best()
+    ctx.record(cvrp_cost(state, improver), iteration=0, incumbent=state.solution)
+    rounds = cvrp_ils(problem, improver, state, neigh, ctx, kicks, ctx.rng)
+    if ctx.reason is None:  # the round budget ran out
+        ctx.finished()
+    routes = state.solution()
+    return ctx.result(solution=routes, objective=problem.objective(routes), iterations=rounds,
                       stats={"routes": len(routes), "rounds": rounds})

@@ -1,6 +1,16 @@
-"""OR-Tools routing (time-limited guided local search) for TSP and CVRP."""
+"""OR-Tools routing (time-limited guided local search) for TSP and CVRP.
+
+OR-Tools runs its search in C++; :class:`_SearchAdapter` connects it to the solve context: every
+solution it accepts is recorded (``ctx.record``, with the tour or routes as incumbent), and a
+custom search limit asks ``ctx.should_stop()`` (Ctrl-C, a callback's ``StopIteration``, the time
+limit) tens of thousands of times a second, so a stop request ends the search within a fraction
+of a second instead of at OR-Tools' own time limit.
+"""
 
 from __future__ import annotations
+
+import math
+from typing import Any
 
 import numpy as np
 
@@ -21,9 +31,75 @@ def _integer_matrix(problem: TSP | CVRP, scale: float | None) -> tuple[np.ndarra
     return np.round(D * scale).astype(np.int64), scale
 
 
-def solve_ortools(problem: TSP | CVRP, ctx: SolveContext, strategy: str = "guided_local_search",
-                  scale: float | None = None) -> Result:
-    """Build the routing model, search until the time limit (default 10 s), decode routes."""
+class _SearchAdapter:
+    """Progress and stopping for one OR-Tools search.
+
+    OR-Tools' SWIG layer drops an exception raised inside a Python callback and goes on
+    searching, so an exception raised there (the user's callback failing, the second Ctrl-C's
+    ``KeyboardInterrupt`` from the signal handler) is kept, ends the search at the next limit
+    check and is raised again, unchanged, once ``SolveWithParameters`` has returned
+    (:meth:`reraise`): it is carried across the C++ frames, never swallowed.
+    """
+
+    def __init__(self, ctx: SolveContext, routing: Any, manager: Any, scale: float, is_cvrp: bool):
+        self.ctx, self.routing, self.manager = ctx, routing, manager
+        self.scale, self.is_cvrp = scale, is_cvrp
+        solver = routing.solver()
+        self.last = solver.Assignment()  # the last accepted solution, stored C++-side
+        self.last.Add([routing.NextVar(i) for i in range(routing.Size())])
+        self.solutions = 0
+        self.error: BaseException | None = None
+        routing.AddAtSolutionCallback(self._at_solution)
+        self._limit = solver.CustomLimit(self._should_stop)  # kept alive with the adapter
+        routing.AddSearchMonitor(self._limit)
+
+    def _at_solution(self) -> None:
+        try:
+            self.last.Store()
+            self.solutions += 1
+            self.ctx.record(self.routing.CostVar().Value() / self.scale, iteration=self.solutions,
+                            incumbent=self.incumbent)
+        except BaseException as exc:  # carried to reraise(), see the class docstring
+            self.error = exc
+
+    def _should_stop(self) -> bool:
+        if self.error is not None:
+            return True
+        try:
+            return self.ctx.should_stop()
+        except BaseException as exc:  # carried to reraise(), see the class docstring
+            self.error = exc
+            return True
+
+    def reraise(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def incumbent(self) -> np.ndarray | list[list[int]]:
+        """The last accepted solution as the ``Result`` holds it (a lazy incumbent)."""
+        return self.decode(self.last)
+
+    def decode(self, assignment: Any) -> np.ndarray | list[list[int]]:
+        """TSP: the tour as an array; CVRP: the non-empty routes (customers only)."""
+        routing, manager = self.routing, self.manager
+        routes = []
+        for v in range(routing.vehicles()):
+            idx = routing.Start(v)
+            route = []
+            while not routing.IsEnd(idx):
+                node = manager.IndexToNode(idx)
+                if node != 0 or not self.is_cvrp:
+                    route.append(node)
+                idx = assignment.Value(routing.NextVar(idx))
+            if route:
+                routes.append(route)
+        return routes if self.is_cvrp else np.array(routes[0])
+
+
+def solve_ortools(problem: TSP | CVRP, ctx: SolveContext, *, strategy: str, scale: float | None) -> Result:
+    """Build the routing model, search until the time limit (default 10 s) or a stop request,
+    decode routes."""
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
     D, scale = _integer_matrix(problem, scale)
@@ -47,40 +123,19 @@ def solve_ortools(problem: TSP | CVRP, ctx: SolveContext, strategy: str = "guide
     params.first_solution_strategy = (
         routing_enums_pb2.FirstSolutionStrategy.SAVINGS if is_cvrp
         else routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC)
-    metas = {
-        "guided_local_search": routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH,
-        "simulated_annealing": routing_enums_pb2.LocalSearchMetaheuristic.SIMULATED_ANNEALING,
-        "tabu_search": routing_enums_pb2.LocalSearchMetaheuristic.TABU_SEARCH,
-        "greedy_descent": routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT,
-    }
-    if strategy not in metas:
-        raise ValueError(f"strategy must be one of {sorted(metas)}, got {strategy!r}")
-    params.local_search_metaheuristic = metas[strategy]
+    params.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, strategy.upper())
+    # OR-Tools' own clock ends the search at the deadline at the latest (the adapter's limit
+    # usually ends it first); rounded up, so that it never ends before the solve's deadline
     seconds = ctx.remaining() if ctx.time_limit is not None else _DEFAULT_SECONDS
-    params.time_limit.FromMilliseconds(max(int(seconds * 1000), 1))
-
-    def on_solution() -> None:
-        ctx.record(routing.CostVar().Value() / scale)
-
-    routing.AddAtSolutionCallback(on_solution)
+    params.time_limit.FromMilliseconds(max(math.ceil(seconds * 1000), 1))
+    search = _SearchAdapter(ctx, routing, manager, scale, is_cvrp)
     sol = routing.SolveWithParameters(params)
+    search.reraise()
+    if ctx.reason is None:  # OR-Tools ended the search itself (its clock or a local optimum)
+        ctx.finished()
     if sol is None:
-        limited = ctx.time_limit is not None
-        return ctx.result(status=Status.TIME_LIMIT if limited else Status.ERROR,
-                          message="OR-Tools found no solution"
-                          + (" within the time limit" if limited else ""))
-    routes = []
-    for v in range(vehicles):
-        idx = routing.Start(v)
-        route = []
-        while not routing.IsEnd(idx):
-            node = manager.IndexToNode(idx)
-            if node != 0 or not is_cvrp:
-                route.append(node)
-            idx = sol.Value(routing.NextVar(idx))
-        if route:
-            routes.append(route)
-    solution = np.array(routes[0]) if not is_cvrp else routes
-    status = Status.TIME_LIMIT if ctx.time_limit is not None else Status.FEASIBLE
-    return ctx.result(solution=solution, objective=problem.objective(solution), status=status,
-                      iterations=len(ctx.history), stats={"scale": scale})
+        status = ctx.stop_status(Status.ERROR)  # stopped, out of time, or none exists
+        return ctx.result(status=status, message=f"OR-Tools found no solution ({status.value})")
+    solution = search.decode(sol)
+    return ctx.result(solution=solution, objective=problem.objective(solution),
+                      iterations=search.solutions, stats={"scale": scale})

@@ -1,7 +1,7 @@
 """Numba kernels for insertion starts (UDC divide stage): random insertion (the paper's ablation)
-and the shared cheapest-insertion step, which looks only at the tour edges next to the ``K``
-nearest nodes already in the tour (a bucket grid over the unit box), so building a tour costs
-O(n K) instead of O(n^2)."""
+and the cheapest-insertion step it shares with the learned-order insertion of ``_construct``.
+The step looks only at the tour edges next to the ``K`` nearest nodes already in the tour (a
+bucket grid over the unit box), so building a tour costs O(n K) instead of O(n^2)."""
 
 from __future__ import annotations
 
