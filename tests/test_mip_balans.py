@@ -17,7 +17,8 @@ from problems.mip_generators import (
     set_cover,
 )
 from solvers import Status, solve
-from solvers.mip.balans import ALL_OPERATORS, DEFAULT_SCORES, _NativeBandit
+from solvers.mip.lns.operators import ALL_OPERATORS
+from solvers.mip.lns.select import DEFAULT_SCORES, NativeBandit
 
 pytest.importorskip("mabwiser")
 
@@ -99,7 +100,7 @@ def test_balans_matches_scip_optimum_on_small_set_cover(seed: int) -> None:
 def test_every_operator_gives_solutions_feasible_for_the_original_model(operator: str) -> None:
     problem = _mixed()
     optimum = _scip_optimum(problem)
-    res = solve(problem, method="balans", operators=[operator], max_iterations=4, seed=3,
+    res = solve(problem, method="balans", operators=[operator], max_iter=4, seed=3,
                 first_solution="feasibility")
     count = res.stats["operator_counts"][operator]
     assert count == 4 or (1 <= count < 4 and res.status == Status.OPTIMAL)  # stops once proven optimal
@@ -112,20 +113,20 @@ def test_sub_mips_are_restrictions_and_keep_the_incumbent_when_warm_started() ->
     """Build each operator's sub-MIP by hand: SCIP accepts the incumbent in it (warm start) and
     any optimum of the sub-MIP is feasible for the original model."""
     from solvers.context import SolveContext
-    from solvers.mip.balans import _Balans, parse_operators
+    from solvers.mip.lns.operators import LNSState, applies, build, parse_operators
+    from solvers.mip.lns.scip_session import ScipSession
 
     problem = _mixed(1)
-    run = _Balans(problem, SolveContext(None, None, 0), parse_operators("all"), "thompson",
-                  "hill_climbing", 0.1, 2.0, (8, 4, 2, 1), None, 0.2, "feasibility", 0.25, 0.05, None, 1)
-    run.base = problem.create_model()
-    run.perm = list(range(problem.size))
-    run.x_lp, _ = run._lp_relaxation()
-    _, cur, _ = run._first_solution()
-    run.pool = [cur]
-    assert cur is not None and run.x_lp is not None
+    ctx = SolveContext(None, None, 0)
+    state, session = LNSState(problem.data, ctx.rng), ScipSession(problem, ctx, threads=1)
+    state.x_lp, _ = session.lp_relaxation(0.2)
+    _, cur, _ = session.first_solution("feasibility", 0.25)
+    state.pool = [cur]
+    assert cur is not None and state.x_lp is not None
     for op in parse_operators("all"):
-        assert run._applicable(op)
-        sub, variables, warm = run._build(op, cur)
+        assert applies(op, state)
+        sub, variables = session.copy()
+        warm = build(op, state, sub, variables, cur)
         if warm:
             sol = sub.createSol()
             for k, var in enumerate(variables):
@@ -134,9 +135,25 @@ def test_sub_mips_are_restrictions_and_keep_the_incumbent_when_warm_started() ->
         sub.setParam("limits/time", 10)
         sub.optimize()
         if sub.getNSols():
-            x = run._vector(sub, variables, sub.getBestSol())
-            assert _scip_feasible(problem, run._solution(x)), op.name
+            x = session.vector(sub, variables, sub.getBestSol())
+            assert _scip_feasible(problem, state.solution(x)), op.name
         sub.freeProb()
+    session.close()
+
+
+def test_operator_table_is_the_one_place_an_operator_is_declared() -> None:
+    """Portfolios, parsing and the applicability filter all come from the table: the paper's 16
+    arms first, in the paper's order, then the extras."""
+    from solvers.mip.lns.operators import KINDS, PAPER_PORTFOLIO, parse_operators
+
+    assert PAPER_PORTFOLIO == (
+        "crossover", "mutation_25", "mutation_50", "mutation_75", "local_branching_10",
+        "local_branching_25", "local_branching_50", "proximity_5", "proximity_15", "proximity_30",
+        "rens_25", "rens_50", "rens_75", "rins_25", "rins_50", "rins_75")
+    assert ALL_OPERATORS[16:] == ("dins_25", "dins_50", "dins_75", "random_objective_25",
+                                  "random_objective_50", "random_objective_75")
+    assert {op.kind for op in parse_operators("all")} == set(KINDS)
+    assert parse_operators(["rins_40"])[0].rate == pytest.approx(0.4)
 
 
 def test_operators_that_do_not_apply_are_left_out() -> None:
@@ -145,7 +162,7 @@ def test_operators_that_do_not_apply_are_left_out() -> None:
     model.addCons(quicksum(z) >= 13)
     model.addCons(z[0] + 2 * z[1] >= 3)
     problem = MIP.from_model(model)
-    res = solve(problem, method="balans", operators="all", max_iterations=3, seed=0)
+    res = solve(problem, method="balans", operators="all", max_iter=3, seed=0)
     assert res.ok and problem.is_feasible(res.solution)
     skipped = set(res.stats["operators_skipped"])
     assert {"local_branching_10", "proximity_5"} <= skipped
@@ -154,7 +171,7 @@ def test_operators_that_do_not_apply_are_left_out() -> None:
 
 def test_same_seed_same_run() -> None:
     problem = set_cover(n_rows=80, n_cols=120, density=0.06, seed=5)
-    runs = [solve(problem, method="balans", max_iterations=6, seed=11, bandit=b,
+    runs = [solve(problem, method="balans", max_iter=6, seed=11, bandit=b,
                   first_solution="feasibility")
             for b in ("thompson", "thompson", "softmax", "epsilon_greedy")]
     assert runs[0].objective == runs[1].objective
@@ -166,7 +183,7 @@ def test_same_seed_same_run() -> None:
 def test_simulated_annealing_acceptance_stays_feasible() -> None:
     problem = _mixed(2)
     res = solve(problem, method="balans", operators="all", acceptance="simulated_annealing",
-                temperature=0.5, max_iterations=10, seed=0, first_solution="feasibility",
+                temperature=0.5, max_iter=10, seed=0, first_solution="feasibility",
                 sub_settings="default")
     assert res.ok and _scip_feasible(problem, res.solution)
     assert res.objective <= res.stats["first_objective"] + 1e-9  # the best is kept, not the current
@@ -246,7 +263,8 @@ def test_malformed_files_give_clear_errors(tmp_path) -> None:
     ({"operators": ["rins_0"]}, "operator"), ({"operators": ["foo_10"]}, "operator"),
     ({"operators": []}, "operator"), ({"epsilon": 2.0}, "epsilon"), ({"scores": (1, 2)}, "scores"),
     ({"sub_time_limit": -1}, "sub_time_limit"), ({"sub_settings": "turbo"}, "sub_settings"),
-    ({"first_solution": "lp"}, "first_solution"), ({"max_iterations": -2}, "max_iterations"),
+    ({"first_solution": "lp"}, "first_solution"), ({"max_iter": -2}, "max_iter"),
+    ({"max_iterations": 0}, "max_iter"), ({"threads": 0}, "threads"), ({"tau": 0}, "tau"),
     ({"scip_stall": 0}, "scip_stall"), ({"lns_stall": -1.0}, "lns_stall"),
     ({"bandit_cost": "yes"}, "bandit_cost"), ({"root_stall": -2.0}, "root_stall"),
 ])
@@ -300,29 +318,28 @@ def test_scip_and_lns_interleave_sharing_incumbents_and_the_dual_bound() -> None
 
 
 def test_lns_incumbent_is_handed_to_the_resumed_scip_search() -> None:
-    """``_share`` puts an LNS solution into the interrupted main SCIP run: its primal bound becomes
+    """``share`` puts an LNS solution into the interrupted main SCIP run: its primal bound becomes
     that value (checked on the knapsack with a worse SCIP start)."""
     from solvers.context import SolveContext
-    from solvers.mip.balans import _Balans, parse_operators
+    from solvers.mip.lns.operators import LNSState
+    from solvers.mip.lns.scip_session import ScipSession
 
     problem, best = _knapsack(seed=2, n=12)
-    run = _Balans(problem, SolveContext(None, None, 0), parse_operators("paper"), "thompson",
-                  "hill_climbing", 0.1, 2.0, (8, 4, 2, 1), None, 0.2, "scip", 0.1, 0.05, None, 1)
-    run.scip_stall = 1e9
-    status, x0, _ = run._start_scip()  # runs to optimality
-    assert status == "optimal" and run._value(x0) == pytest.approx(best)
+    ctx = SolveContext(None, None, 0)
+    state, session = LNSState(problem.data, ctx.rng), ScipSession(problem, ctx, threads=1)
+    status, x0, _ = session.start_main(root_stall=0.0, stall=1e9)  # runs to optimality
+    assert status == "optimal" and state.value(x0) == pytest.approx(best)
     # a fresh main run stopped at its first solution, then given the optimum
-    run2 = _Balans(problem, SolveContext(None, None, 0), parse_operators("paper"), "thompson",
-                   "hill_climbing", 0.1, 2.0, (8, 4, 2, 1), None, 0.2, "scip", 0.1, 0.05, None, 1)
-    run2.scip_stall = 0.0
-    run2.problem.data  # noqa: B018 - data is built before the run
-    status2, x1, _ = run2._start_scip()
+    session2 = ScipSession(problem, SolveContext(None, None, 0), threads=1)
+    status2, x1, _ = session2.start_main(root_stall=0.0, stall=0.0)
     assert status2 in ("userinterrupt", "optimal") and x1 is not None
     if status2 == "userinterrupt":
-        run2._share(x0)
-        assert run2.main.getPrimalbound() == pytest.approx(best)
-        x2, status3 = run2._scip_slice()
-        assert x2 is not None and run2._value(x2) == pytest.approx(best)
+        session2.share(x0)
+        assert session2.main.getPrimalbound() == pytest.approx(best)
+        x2, status3 = session2.resume(stall=0.0)
+        assert x2 is not None and state.value(x2) == pytest.approx(best)
+    session.close()
+    session2.close()
 
 
 @pytest.mark.slow  # about 3 minutes: pk1 without a time limit (SCIP slices end on stalled nodes)
@@ -330,7 +347,7 @@ def test_without_time_limit_the_scip_lns_hand_over_does_not_depend_on_the_clock(
     """No time limit: SCIP hands over after stalled nodes, the LNS after stalled iterations, so two
     runs with the same seed give the same incumbent sequence."""
     problem = _pk1()
-    runs = [solve(problem, method="balans", seed=7, max_iterations=12) for _ in range(2)]
+    runs = [solve(problem, method="balans", seed=7, max_iter=12) for _ in range(2)]
     for r in runs:
         assert r.ok and _scip_feasible(problem, r.solution) and r.iterations == 12
     assert [v for _, v, _ in runs[0].history] == [v for _, v, _ in runs[1].history]
@@ -345,7 +362,7 @@ def test_cost_aware_bandit_prefers_the_arm_that_improves_as_often_in_less_time(p
     # most of the time; the plain Thompson / softmax about as often as "slow" (plain ε-greedy locks
     # onto whichever arm leads early, either one).
     def pulls(cost_prior: float | None) -> int:
-        bandit = _NativeBandit(["slow", "fast"], policy, 0.1, 2.0, DEFAULT_SCORES, seed=3,
+        bandit = NativeBandit(["slow", "fast"], policy, 0.1, 2.0, DEFAULT_SCORES, seed=3,
                                cost_prior=cost_prior)
         count = {"slow": 0, "fast": 0}
         for _ in range(400):
@@ -366,3 +383,80 @@ def test_cost_aware_balans_stays_feasible_and_finds_the_optimum() -> None:
                 first_solution="root")
     assert res.solution is not None and _scip_feasible(problem, res.solution)
     assert res.objective == pytest.approx(best)
+
+
+def _big_knapsack() -> MIP:
+    """The long-running instance of tests/test_limits.py (400 binaries, 15 constraints)."""
+    rng = np.random.default_rng(1)
+    n, m = 400, 15
+    model = Model("mkp")
+    x = [model.addVar(f"x{i}", vtype="B") for i in range(n)]
+    w = rng.integers(20, 100, size=(m, n))
+    for k in range(m):
+        model.addCons(quicksum(int(w[k, i]) * x[i] for i in range(n)) <= int(w[k].sum() // 4))
+    value = w.sum(0) // m + rng.integers(0, 10, size=n)
+    model.setObjective(quicksum(int(value[i]) * x[i] for i in range(n)), "maximize")
+    return MIP.from_model(model)
+
+
+@pytest.mark.parametrize("method, options", [
+    ("scip", {}), ("balans", {}), ("balans", {"first_solution": "feasibility"}),
+], ids=["scip", "balans-scip-start", "balans-lns"])
+def test_first_ctrl_c_stops_with_the_incumbent_although_scip_catches_it(method: str, options: dict) -> None:
+    """SCIP catches SIGINT itself while it optimizes (the main run, a sub-MIP): the first Ctrl-C
+    still ends the solve promptly, status interrupted, with the best solution found."""
+    import os
+    import signal
+    import subprocess
+
+    problem = _big_knapsack()
+    delay = 1.5
+    # from another process: a thread of this one would wait for SCIP to release the GIL
+    killer = subprocess.Popen(["bash", "-c", f"sleep {delay}; kill -INT {os.getpid()}"])
+    try:
+        res = solve(problem, method, time_limit=30, seed=0, **options)
+    finally:
+        killer.wait()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert res.status == Status.INTERRUPTED, res.summary()
+    assert res.solution is not None and _scip_feasible(problem, res.solution)
+    assert res.objective == pytest.approx(problem.objective(res.solution))
+    assert res.runtime < delay + 6, res.summary()
+
+
+@pytest.mark.parametrize("method", ["scip", "balans"])
+def test_callback_sees_each_incumbent_and_its_stop_iteration_stops_scip(method: str) -> None:
+    problem = _big_knapsack()
+    seen = []
+
+    def callback(info) -> None:
+        seen.append(info)
+        if len(seen) == 3:
+            raise StopIteration
+
+    res = solve(problem, method, time_limit=30, seed=0, callback=callback)
+    assert res.status == Status.INTERRUPTED and res.runtime < 10, res.summary()
+    assert len(seen) >= 3
+    for info in seen:
+        assert isinstance(info.incumbent, dict) and problem.is_feasible(info.incumbent)
+        assert info.objective == pytest.approx(problem.objective(info.incumbent))
+    assert res.objective >= seen[2].objective - 1e-9
+
+
+def test_options_are_declared_once_and_old_names_still_work() -> None:
+    import inspect
+
+    from solvers.mip import EXAMPLES
+    from solvers.registry import get_method
+
+    for name in ("scip", "balans"):
+        spec = get_method(name, "MIP")
+        params = inspect.signature(spec.load()).parameters.values()
+        keyword = [p for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        assert {p.name for p in keyword} == set(spec.option_names)
+        assert all(p.default is inspect.Parameter.empty for p in keyword)
+    problem = EXAMPLES["MIP"]()
+    assert isinstance(problem, MIP) and problem.size == 30 and problem.maximize
+    with pytest.warns(DeprecationWarning, match="max_iter"):
+        res = solve(problem, "balans", seed=0, max_iterations=2, first_solution="feasibility")
+    assert res.ok and res.iterations <= 2

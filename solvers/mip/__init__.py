@@ -1,13 +1,77 @@
-"""Mixed-integer programming over SCIP: plain SCIP and Balans (bandit ALNS)."""
+"""Mixed-integer programming over SCIP: plain SCIP and Balans (bandit ALNS, :mod:`solvers.mip.lns`).
 
+Import-light: pyscipopt is imported only by the implementations (and the example factory).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..options import Option, fraction, max_iter, positive_float, positive_int
 from ..registry import MethodSpec
+from .lns.accept import ACCEPTANCE
+from .lns.operators import check_operators
+from .lns.select import BACKENDS, BANDITS, DEFAULT_SCORES, check_scores
+
+#: SCIP's parameter emphasis settings (SCIP_PARAMEMPHASIS members, lower case)
+EMPHASES = ("default", "feasibility", "optimality", "easycip", "hardlp", "counter", "cpsolver",
+            "numerics", "benchmark", "phasefeas", "phaseimprove", "phaseproof")
+
+
+def _finite(value: float) -> None:
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {value!r}")
+
+
+SCIP_OPTIONS = (
+    positive_int("threads", 1, "SCIP threads (parallel/maxnthreads)"),
+    Option("gap", float, 0.0, "relative gap at which SCIP stops (0: prove optimality)", low=0.0,
+           check=_finite),
+    Option("params", dict, None, "raw SCIP parameters, e.g. {'limits/nodes': 100}", none=True),
+    Option("emphasis", str, None, "SCIP parameter emphasis, e.g. 'feasibility'", choices=EMPHASES,
+           none=True),
+)
+
+BALANS_OPTIONS = (
+    Option("operators", object, "paper", "'paper', 'all' or a list of operator names like 'rins_50'",
+           check=check_operators),
+    Option("bandit", str, "thompson", "operator selection policy", choices=BANDITS),
+    Option("acceptance", str, "hill_climbing", "acceptance criterion", choices=tuple(ACCEPTANCE)),
+    fraction("epsilon", 0.15, "exploration rate of epsilon_greedy"),
+    positive_float("tau", 2.0, "temperature of softmax"),
+    Option("scores", object, DEFAULT_SCORES, "rewards of (new best, better, accepted, rejected)",
+           check=check_scores),
+    positive_float("sub_time_limit", None, "seconds per sub-MIP (None: 5 % of the limit, >= 1 s)",
+                   none=True),
+    Option("sub_settings", str, "fast", "sub-MIP settings: fast presolve, no cuts / SCIP's defaults",
+           choices=("fast", "default")),
+    Option("lp_time_fraction", float, 0.2, "share of the limit for the LP relaxation", low=0.0,
+           low_open=True, high=1.0),
+    Option("first_solution", str, "scip", "start: plain SCIP interleaved with the LNS, SCIP's root "
+           "node, or feasibility emphasis", choices=("scip", "root", "feasibility")),
+    Option("root_time_fraction", float, 0.1, "share of the limit for the root start", low=0.0,
+           low_open=True, high=1.0),
+    Option("temperature", float, 0.05, "simulated annealing start temperature (relative)", low=0.0),
+    positive_float("scip_stall", None, "seconds without a new best before SCIP hands over "
+                   "(None: max(0.5, 5 % of the limit))", none=True),
+    positive_float("lns_stall", None, "seconds without a new best before the LNS hands back "
+                   "(None: max(1, 10 % of the limit))", none=True),
+    positive_float("root_stall", None, "stall allowed while SCIP's root node is open "
+                   "(None: max(scip_stall, 15 % of the limit))", none=True),
+    Option("bandit_backend", str, "native", "bandit implementation", choices=tuple(BACKENDS)),
+    Option("bandit_cost", bool, True, "native bandit scores per second of iteration time"),
+    max_iter(None, "LNS iterations (None: until the limit; 200 without a time limit)",
+             aliases=("max_iterations",)),
+    positive_int("threads", 1, "SCIP threads per solve"),
+)
 
 METHODS = [
     MethodSpec(
         name="scip",
         problems=("MIP",),
         target="solvers.mip.scip:solve_scip",
-        options={"threads": 1, "gap": 0.0, "params": None, "emphasis": None},
+        options=SCIP_OPTIONS,
         description="SCIP branch-and-cut (pyscipopt), history of incumbents",
         randomized=True,
         default_rank=lambda p: 1,
@@ -15,16 +79,31 @@ METHODS = [
     MethodSpec(
         name="balans",
         problems=("MIP",),
-        target="solvers.mip.balans:solve_balans",
-        options={"operators": "paper", "bandit": "thompson", "acceptance": "hill_climbing",
-                 "epsilon": 0.15, "tau": 2.0, "scores": (8.0, 4.0, 2.0, 1.0), "sub_time_limit": None,
-                 "sub_settings": "fast",
-                 "lp_time_fraction": 0.2, "first_solution": "scip", "scip_stall": None, "lns_stall": None,
-                 "root_stall": None,
-                 "bandit_backend": "native", "bandit_cost": True,
-                 "root_time_fraction": 0.1, "temperature": 0.05, "max_iterations": None, "threads": 1},
+        target="solvers.mip.lns.loop:solve_balans",
+        options=BALANS_OPTIONS,
         description="Balans: bandit-selected adaptive LNS over SCIP (Cai, Kadioglu, Dilkina 2024)",
         randomized=True,
         default_rank=lambda p: 2,
     ),
 ]
+
+
+def _knapsack(n: int = 30, m: int = 3, seed: int = 0) -> Any:
+    """A seeded multi-dimensional knapsack (maximization), as ``tests/test_limits.py``."""
+    import numpy as np
+    from pyscipopt import Model, quicksum
+
+    from problems import MIP
+
+    rng = np.random.default_rng(seed)
+    model = Model("mkp")
+    x = [model.addVar(f"x{i}", vtype="B") for i in range(n)]
+    w = rng.integers(20, 100, size=(m, n))
+    for k in range(m):
+        model.addCons(quicksum(int(w[k, i]) * x[i] for i in range(n)) <= int(w[k].sum() // 4))
+    value = w.sum(0) // m + rng.integers(0, 10, size=n)
+    model.setObjective(quicksum(int(value[i]) * x[i] for i in range(n)), "maximize")
+    return MIP.from_model(model, name=f"mkp{n}x{m}")
+
+
+EXAMPLES = {"MIP": _knapsack}

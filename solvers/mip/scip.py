@@ -1,8 +1,15 @@
-"""Plain SCIP with optbox's limits, seed and an incumbent history (the baseline for Balans)."""
+"""Plain SCIP with optbox's limits, seed and an incumbent history (the baseline for Balans).
+
+:class:`IncumbentRecorder` is the bridge between a SCIP run and the solve context: it
+records every new best solution (objective and incumbent, so a callback sees it) and
+interrupts SCIP when a stopping criterion of the context fires. SCIP catches SIGINT itself
+while it optimizes (``misc/catchctrlc``): a Ctrl-C then ends the run with status
+``userinterrupt`` and never reaches Python, so :func:`note_interrupt` turns it into
+``ctx.interrupted`` afterwards.
+"""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from pyscipopt import SCIP_EVENTTYPE, Eventhdlr
@@ -12,28 +19,53 @@ from problems import MIP
 from ..context import SolveContext
 from ..result import Result, Status
 
+#: events at which a SCIP run asks the context whether to stop (the root LP loop included)
+_WATCHED = (SCIP_EVENTTYPE.BESTSOLFOUND, SCIP_EVENTTYPE.NODESOLVED, SCIP_EVENTTYPE.LPSOLVED)
 
-class _IncumbentRecorder(Eventhdlr):
-    """Appends (time, objective) to the context history at every new best solution."""
+
+class IncumbentRecorder(Eventhdlr):
+    """Records each new best solution in the context and stops SCIP when the context says so
+    (the callback's ``StopIteration``, the time limit, a Ctrl-C Python saw)."""
 
     def __init__(self, ctx: SolveContext):
         super().__init__()
         self.ctx = ctx
+        self.stopped = False  # this handler interrupted the run (not the user's Ctrl-C)
 
     def eventinit(self) -> None:
-        self.model.catchEvent(SCIP_EVENTTYPE.BESTSOLFOUND, self)
+        for event in _WATCHED:
+            self.model.catchEvent(event, self)
 
     def eventexit(self) -> None:
-        self.model.dropEvent(SCIP_EVENTTYPE.BESTSOLFOUND, self)
+        for event in _WATCHED:
+            self.model.dropEvent(event, self)
 
     def eventexec(self, event: Any) -> None:
-        sol = self.model.getBestSol()
-        value = self.model.getSolObjVal(sol)
-        hist = self.ctx.history
-        if not hist or abs(hist[-1][1] - value) > 1e-9 * max(1.0, abs(value)):
-            self.ctx.record(value)  # a solution handed over by Balans is recorded once
-        if self.ctx.stopped_by_callback:
+        if event.getType() == SCIP_EVENTTYPE.BESTSOLFOUND:
+            self._record()
+        if not self.stopped and self.ctx.should_stop():
+            self.stopped = True
             self.model.interruptSolve()
+
+    def _record(self) -> None:
+        model = self.model
+        sol = model.getBestSol()
+        value = model.getSolObjVal(sol)
+        hist = self.ctx.history
+        if hist and abs(hist[-1][1] - value) <= 1e-9 * max(1.0, abs(value)):
+            return  # a solution handed over by Balans is recorded once
+        self.ctx.record(value, incumbent=lambda: {v.name: model.getSolVal(sol, v) for v in model.getVars()})
+
+
+def note_interrupt(ctx: SolveContext, scip_status: str, requested: bool) -> None:
+    """After ``optimize``: a ``userinterrupt`` none of our handlers asked for is the user's
+    Ctrl-C, which SCIP caught itself; it becomes ``ctx.interrupted`` (the run stops with its
+    best solution), or, when a first Ctrl-C was already seen, the second one: abort."""
+    if scip_status != "userinterrupt" or requested:
+        return
+    if ctx.interrupted:
+        raise KeyboardInterrupt
+    ctx.interrupted = True
 
 
 def set_common_params(model: Any, ctx: SolveContext, threads: int = 1) -> None:
@@ -46,22 +78,28 @@ def set_common_params(model: Any, ctx: SolveContext, threads: int = 1) -> None:
     model.setParam("parallel/maxnthreads", int(threads))
 
 
+#: SCIP's own final statuses (a stop asked by optbox, ``userinterrupt``, follows the context)
 STATUS_MAP = {
     "optimal": Status.OPTIMAL,
     "infeasible": Status.INFEASIBLE,
     "unbounded": Status.UNBOUNDED,
     "inforunbd": Status.INFEASIBLE,
     "timelimit": Status.TIME_LIMIT,
-    "userinterrupt": Status.INTERRUPTED,
 }
 
 
-EMPHASES = ("default", "feasibility", "optimality", "easycip", "hardlp", "counter", "cpsolver",
-            "numerics", "benchmark", "phasefeas", "phaseimprove", "phaseproof")
+def scip_status(problem: MIP, ctx: SolveContext, status: str) -> Status:
+    """optbox's status for SCIP's ``status``: its own terminations from :data:`STATUS_MAP`
+    ("infeasible or unbounded" decided), an interrupted or unstarted run from the context."""
+    if status in ("userinterrupt", "unknown"):
+        return ctx.stop_status(Status.INTERRUPTED)
+    if status == "inforunbd":
+        return infeasible_or_unbounded(problem)
+    return STATUS_MAP.get(status, Status.FEASIBLE)
 
 
-def solve_scip(problem: MIP, ctx: SolveContext, threads: int = 1, gap: float = 0.0,
-               params: dict[str, Any] | None = None, emphasis: str | None = None) -> Result:
+def solve_scip(problem: MIP, ctx: SolveContext, *, threads: int, gap: float,
+               params: dict[str, Any] | None, emphasis: str | None) -> Result:
     """Run SCIP to optimality, the time limit or an interrupt; return the best solution.
 
     ``emphasis`` picks one of SCIP's parameter emphasis settings (e.g. ``"feasibility"``);
@@ -69,34 +107,24 @@ def solve_scip(problem: MIP, ctx: SolveContext, threads: int = 1, gap: float = 0
     """
     from pyscipopt import SCIP_PARAMEMPHASIS
 
-    if not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
-    if not (isinstance(gap, (int, float)) and 0.0 <= float(gap) < math.inf):
-        raise ValueError(f"gap must be a non-negative number, got {gap!r}")
-    if emphasis is not None and emphasis not in EMPHASES:
-        raise ValueError(f"emphasis must be one of {EMPHASES}, got {emphasis!r}")
-    if params is not None and not isinstance(params, dict):
-        raise ValueError(f"params must be a dict of SCIP parameters, got {type(params).__name__}")
     model = problem.create_model()
     if emphasis is not None:
         model.setEmphasis(getattr(SCIP_PARAMEMPHASIS, emphasis.upper()))
     set_common_params(model, ctx, threads)
-    model.setParam("limits/gap", float(gap))
+    model.setParam("limits/gap", gap)
     for key, value in (params or {}).items():
         try:
             model.setParam(key, value)
         except (KeyError, LookupError, TypeError, ValueError) as exc:
             raise ValueError(f"SCIP parameter {key!r}={value!r} rejected: {exc}") from None
-    model.includeEventhdlr(_IncumbentRecorder(ctx), "optbox-history", "records incumbents")
-    try:
+    recorder = IncumbentRecorder(ctx)
+    model.includeEventhdlr(recorder, "optbox-history", "records incumbents, honours the stops")
+    if not ctx.should_stop():
         model.optimize()
-    except KeyboardInterrupt:
-        pass
-    scip_status = model.getStatus()
-    status = STATUS_MAP.get(scip_status, Status.FEASIBLE)
-    if scip_status == "inforunbd":
-        status = _infeasible_or_unbounded(problem)
-    message = "" if status in (Status.OPTIMAL, Status.FEASIBLE) else f"SCIP status {scip_status}"
+    status_text = model.getStatus()
+    note_interrupt(ctx, status_text, recorder.stopped)
+    status = scip_status(problem, ctx, status_text)
+    message = "" if status in (Status.OPTIMAL, Status.FEASIBLE) else f"SCIP status {status_text}"
     solution, objective = None, None
     if model.getNSols() > 0 and status not in (Status.INFEASIBLE, Status.UNBOUNDED):
         best = model.getBestSol()
@@ -106,14 +134,14 @@ def solve_scip(problem: MIP, ctx: SolveContext, threads: int = 1, gap: float = 0
             status = Status.FEASIBLE
     elif status in (Status.TIME_LIMIT, Status.INTERRUPTED):
         message = "no feasible solution found before the limit"
-    bound = model.getDualbound() if model.getNSols() or scip_status == "optimal" else None
+    bound = model.getDualbound() if model.getNSols() or status_text == "optimal" else None
     return ctx.result(solution=solution, objective=objective, bound=bound, status=status,
                       message=message, iterations=int(model.getNNodes()),
-                      stats={"nodes": int(model.getNNodes()), "scip_status": scip_status,
+                      stats={"nodes": int(model.getNNodes()), "scip_status": status_text,
                              "gap": model.getGap() if model.getNSols() else None})
 
 
-def _infeasible_or_unbounded(problem: MIP) -> Status:
+def infeasible_or_unbounded(problem: MIP) -> Status:
     """SCIP's 'infeasible or unbounded': decide with a zero objective (feasibility only)."""
     model = problem.create_model()
     model.setObjective(0)
