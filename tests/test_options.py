@@ -59,7 +59,7 @@ def test_show_options_lists_every_option(name):
 
 def test_values_are_validated_with_one_wording():
     problem = LinearSystem.poisson((8, 8))
-    with pytest.raises(ValueError, match=r"cg: option tol must be a number >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"cg: option tol must be a number > 0, got -1"):
         solve(problem, "cg", tol=-1)
     with pytest.raises(ValueError, match=r"cg: option max_iter must be an integer >= 1"):
         solve(problem, "cg", max_iter=0)
