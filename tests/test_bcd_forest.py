@@ -11,7 +11,8 @@ from scipy.sparse.linalg import spsolve
 
 from problems import LabelPropagation, LeastSquares, LogisticRegression, SoftmaxRegression
 from solvers import Status, solve
-from solvers.bcd.forest import forest_partition, solve_tree_system
+from solvers.bcd.partitions import column_forests, forest_partition
+from solvers.bcd.trees import solve_tree_system
 
 
 def _random_forest(n: int, n_trees: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -157,10 +158,8 @@ def test_sparse_forest_blocks_are_forests_and_exact() -> None:
     """Column forest blocks of a sparse design (paper §5 'sparse designs'): every block's Gram graph
     is a forest, the blocks cover the columns once, and one message-passing Newton visit minimizes
     least squares exactly over its block (the block gradient becomes 0)."""
-    from solvers.bcd.blocks import _column_forests
-
     A, b = _sparse_design()
-    blocks, parents = _column_forests(A)
+    blocks, parents = column_forests(A)
     pat = sp.csc_matrix(A, copy=True)
     pat.data[:] = 1.0
     C = sp.csr_matrix(pat.T @ pat)

@@ -8,7 +8,7 @@ import pytest
 
 from problems import L1LogisticRegression, Lasso, LeastSquares, LogisticRegression, SoftmaxRegression
 from solvers import Status, solve
-from solvers.bcd._cd_kernels import l1_gap_and_ws
+from solvers.bcd._datafit_kernels import l1_gap_and_ws
 
 
 def _problems() -> list:
@@ -98,3 +98,40 @@ def test_repeated_solves_reuse_design_cache_and_agree() -> None:
     pb.A = A[:, ::-1].copy()  # a new design invalidates the cache
     r3 = solve(pb, "bcd", tol=1e-12)
     assert np.max(np.abs(r3.solution[::-1] - r1.solution)) < 1e-7
+
+
+def test_gsq_scores_newton_cg_jacobi_blocks() -> None:
+    """GSQ reads M_b⁻¹ of every fixed block, also on the Jacobi blocks newton-cg uses for sparse
+    designs (those blocks used to carry none and the run failed)."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    A = sp.random(100, 40, density=0.1, random_state=0, format="csc")
+    b = rng.standard_normal(100)
+    for pb in (LeastSquares(A, b, l2=0.5), LogisticRegression(A, np.sign(b), l2=1.0)):
+        ref = solve(pb, "bcd", update="newton", block_size=40, tol=1e-10)
+        for rule in ("gsq", "gsd"):
+            res = solve(pb, "bcd", update="newton-cg", rule=rule, partition="fixed", block_size=4, tol=1e-8)
+            assert res.status is Status.CONVERGED
+            assert abs(res.objective - ref.objective) <= 1e-9 * max(1.0, abs(ref.objective))
+
+
+def test_options_are_declared_per_problem_family() -> None:
+    """One bcd entry per family with its own options: the rule choices follow the rule table,
+    L1 problems take no block options, and the old ``max_epochs`` is the L1 inner epoch cap."""
+    from solvers.bcd.rules import RULES
+    from solvers.registry import get_method
+
+    smooth = get_method("bcd", "LeastSquares")
+    assert smooth.option("rule").choices == tuple(RULES)
+    l1 = get_method("bcd", "Lasso")
+    assert "block_size" not in l1.option_names and "update" not in l1.option_names
+    assert l1.option("max_epochs").name == "inner_epochs"
+    assert get_method("bcd", "LabelPropagation").option("partition").choices == ("forest", "red-black")
+    A = np.random.default_rng(1).standard_normal((30, 12))
+    pb = Lasso(A, A[:, 0], alpha=0.01)
+    with pytest.warns(DeprecationWarning, match="inner_epochs"):
+        old = solve(pb, "bcd", max_epochs=3)
+    assert np.array_equal(old.solution, solve(pb, "bcd", inner_epochs=3).solution)
+    with pytest.warns(UserWarning, match="unknown option"):
+        solve(pb, "bcd", block_size=4)

@@ -10,8 +10,9 @@ import scipy.sparse as sp
 
 from problems import L1LogisticRegression, LeastSquares, LogisticRegression, SoftmaxRegression
 from solvers import Status, solve
-from solvers.bcd._cd_kernels import prox_newton_model_step
-from solvers.bcd.blocks import _Model
+from solvers.bcd._prox_newton_kernels import prox_newton_model_step
+from solvers.bcd.model import LinearModel
+from solvers.bcd.updates import newton_cg_direction
 
 
 def _logistic_data(n: int = 220, p: int = 400, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +100,7 @@ def test_softmax_hessian_matches_einsum_reference() -> None:
     rng = np.random.default_rng(1)
     A = rng.standard_normal((40, 6))
     pb = SoftmaxRegression(A, rng.integers(0, 4, 40), l2=0.5)
-    model = _Model(pb)
+    model = LinearModel(pb)
     Z = rng.standard_normal((40, 4))
     Ab = A[:, [1, 3, 4]]
     P = np.exp(Z - Z.max(1, keepdims=True))
@@ -174,16 +175,35 @@ def test_newton_cg_direction_solves_the_newton_system() -> None:
     """With a generous CG budget the preconditioned CG direction equals -H⁻¹g for the explicit
     block Hessian (up to the single-precision Hessian-vector products), in fewer products than
     unpreconditioned CG would need in exact arithmetic (the dimension, 32)."""
-    from solvers.bcd.blocks import _newton_cg_direction
     A, labels = _softmax_data(n=150, p=8, k=4, seed=5)
-    model = _Model(SoftmaxRegression(A, labels, l2=0.5))
+    model = LinearModel(SoftmaxRegression(A, labels, l2=0.5))
     Z = np.random.default_rng(1).standard_normal((150, 4))
     _, R = model.loss_and_dZ(Z)
     g = A.T @ R + 0.5 * np.ones((8, 4))
     lam, V = np.linalg.eigh(A.T @ A)
     # a tiny gradient makes the forcing term min(0.5, sqrt(||g||)) tight: scale the system
     a32 = A.astype(np.float32)
-    d, used = _newton_cg_direction(model, (a32, a32.T, lam, V, None), model.curvature(R), 1e-12 * g, 0.5, 500)
+    d, used = newton_cg_direction(model, (a32, a32.T, lam, V, None), model.curvature(R), 1e-12 * g, 0.5, 500)
     exact = -np.linalg.solve(model.hessian(A, Z), (1e-12 * g).ravel())
     assert 1 <= used < 32
     assert np.linalg.norm(d.ravel() - exact) <= 1e-4 * np.linalg.norm(exact)
+
+
+def test_lasso_stretches_give_the_iterates_of_one_call(monkeypatch) -> None:
+    """The Lasso working-set CD runs in stretches (a stop check between them) that resume the
+    kernel's state (epoch count, Anderson snapshots): one epoch per stretch gives the same iterates
+    as one long call."""
+    import solvers.bcd.greedy_cd as greedy_cd
+    from problems import Lasso
+
+    rng = np.random.default_rng(8)
+    A = rng.standard_normal((60, 150))
+    A[:, 1:] += 0.9 * A[:, :-1]  # strongly correlated columns: hundreds of epochs per working set
+    b = A[:, :10] @ rng.standard_normal(10) + 0.1 * rng.standard_normal(60)
+    pb = Lasso(A, b, alpha=0.002 * Lasso(A, b).alpha_max())
+    ref = solve(pb, "bcd", tol=1e-12)
+    assert ref.stats["epochs"] > 5 * ref.iterations  # several stretches per working set below
+    monkeypatch.setattr(greedy_cd, "STRETCH", 1)
+    res = solve(pb, "bcd", tol=1e-12)
+    assert np.array_equal(res.solution, ref.solution)
+    assert res.stats["epochs"] == ref.stats["epochs"] and res.iterations == ref.iterations

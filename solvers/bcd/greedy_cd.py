@@ -5,7 +5,8 @@ Nutini, Laradji & Schmidt, "Let's Make Block Coordinate Descent Converge Faster"
   is the current support plus the coordinates with the largest distance of -grad_j f to
   alpha * d|x_j|;
 - update: proximal coordinate gradient step with the coordinate Lipschitz constant (§4, eq. (22)),
-  kept cheap by residual updates of z = A x (numba kernels in ``_cd_kernels``);
+  kept cheap by residual updates of z = A x (numba kernels in ``_cd_kernels``,
+  ``_prox_newton_kernels``, ``_datafit_kernels``);
 - active set: proximal CD identifies the support in finitely many steps (§6); the outer
   iteration at which the support last changed is reported as ``stats['active_set_iteration']``;
 - stopping on the relative duality gap (Fenchel dual, rescaled dual point).
@@ -22,22 +23,19 @@ from scipy.special import expit
 from problems import L1LogisticRegression, Lasso
 
 from ..context import SolveContext
-from ..result import Result, Status
-from ._cd_kernels import (
-    cd_epochs_dense,
-    cd_epochs_sparse,
-    l1_gap_and_ws,
-    lasso_inner,
-    prox_newton_logistic,
-    prox_newton_logistic_gram,
-    prox_newton_model_step,
-)
+from ..result import Result
+from ._cd_kernels import cd_epochs_dense, cd_epochs_sparse, lasso_inner
+from ._datafit_kernels import l1_gap_and_ws
+from ._prox_newton_kernels import prox_newton_logistic, prox_newton_logistic_gram, prox_newton_model_step
 
 # measured defaults (benchmarks/bcd.py, L1-logistic 500x1000 and 1000x2000): a loose model solve
 # (0.3 x the working set's KKT tolerance, <= 20 CD epochs) and a working set of 1.5 x the support
 # beat a tight solve (0.03, 200) on 2x the support by 1.1-2x; 1.5 x the support also wins on Lasso
 PN_TOL = 0.3  # inner (model) tolerance of a prox-Newton step, relative to the outer KKT tolerance
 PN_EPOCHS = 20  # most CD epochs on one prox-Newton model
+STALLS = 5  # stalled prox-Newton steps (no representable descent) before the run ends
+ANDERSON = 5  # Lasso working-set CD: Anderson extrapolation of the last 5 epochs' iterates
+STRETCH = 2e7  # multiply-adds of Lasso CD between two stop checks (~10-30 ms)
 INNER_FLOOR = 1e-3  # inner KKT tolerance floor, relative to tol x |primal| (0.1 stalled Lasso a_max/100)
 
 
@@ -107,54 +105,35 @@ def _block_model(A: Any, sparse: bool, ws: np.ndarray, y: np.ndarray,
     return H, Aw.T @ u, Aw
 
 
-def _anderson_step(snaps: list[np.ndarray], A_ws: Any, y: np.ndarray, x: np.ndarray, z: np.ndarray,
-                   ws: np.ndarray, alpha: float, kind: int) -> None:
-    """Anderson extrapolation of the last CD iterates on the working set, kept only if it lowers
-    the objective (as in skglm; accelerates the linear rate of cyclic CD on correlated designs)."""
-    U = np.diff(np.asarray(snaps), axis=0)
-    C = U @ U.T
-    try:
-        c = np.linalg.solve(C + 1e-12 * np.trace(C) * np.eye(C.shape[0]) + 1e-300, np.ones(C.shape[0]))
-    except np.linalg.LinAlgError:
-        return
-    if not np.all(np.isfinite(c)) or c.sum() == 0:
-        return
-    c /= c.sum()
-    x_acc = c @ np.asarray(snaps[1:])
-    z_acc = np.asarray(A_ws @ x_acc).ravel()
-    x_old = x[ws].copy()
-    z_cur = z.copy()
-    x_full = x.copy()
-    x_full[ws] = x_acc
-    z_new = z_cur + (z_acc - np.asarray(A_ws @ x_old).ravel())
-    if _primal(kind, z_new, y, x_full, alpha) < _primal(kind, z_cur, y, x, alpha):
-        x[ws] = x_acc
-        z[:] = z_new
+def _lasso_working_set(ctx: SolveContext, dense: bool, A: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
+                       data: np.ndarray, y: np.ndarray, x: np.ndarray, z: np.ndarray, ws: np.ndarray,
+                       lips: np.ndarray, alpha: float, epochs: int, inner_tol: float, anderson: int) -> int:
+    """The Lasso working-set solve (:func:`lasso_inner`, at most ``epochs`` epochs) in stretches of
+    about ``STRETCH`` multiply-adds, asking ``ctx.should_stop()`` between them: a working set of
+    thousands of columns can need minutes to reach its tolerance. The kernel carries its state
+    from one stretch to the next, so the iterates are those of a single call. Returns the epochs run."""
+    per_epoch = int(np.sum(indptr[ws + 1] - indptr[ws])) if not dense else y.size * ws.size
+    stretch = max(1, int(STRETCH // max(per_epoch, 1)))
+    snaps = np.empty((max(anderson, 1) + 1, ws.size))
+    ns = np.zeros(1, dtype=np.int64)
+    done = 0
+    while done < epochs:
+        ep, converged = lasso_inner(dense, A, indptr, indices, data, y, x, z, ws, lips, alpha,
+                                    min(stretch, epochs - done), inner_tol, anderson, done, snaps, ns)
+        done += ep
+        if converged or ctx.should_stop():
+            break
+    return done
 
 
-def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: float = 1e-8,
-                max_iter: int = 1000, max_epochs: int = 10_000, ws_start: int = 10,
-                rule: str = "gs", anderson: bool = True, newton_gram_max: int = 2000,
-                ws_grow: float | None = None) -> Result:
-    """Working-set prox-CD; ``tol`` is on the relative duality gap (P - D) / max(|P|, eps)."""
-    if rule not in ("gs", "cyclic"):
-        raise ValueError(f"rule must be 'gs' or 'cyclic' for L1 problems, got {rule!r}")
-    if not tol > 0:
-        raise ValueError(f"tol must be positive, got {tol!r}")
-    if int(max_iter) < 1 or int(max_epochs) < 1 or int(ws_start) < 1:
-        raise ValueError("max_iter, max_epochs and ws_start must be positive integers")
-    kind = 0 if isinstance(problem, Lasso) else 1
-    if ws_grow is None:
-        ws_grow = 1.5
-    if not ws_grow >= 1.0:
-        raise ValueError(f"ws_grow must be >= 1 (working set = ws_grow x support), got {ws_grow!r}")
+def _design(problem: Lasso | L1LogisticRegression, kind: int, rule: str) -> tuple:
+    """(A, indptr, indices, data, squared column norms) as the kernels read them: CSC arrays of a
+    sparse design; a dense design column-major, with a full-column CSC view for the prox-Newton
+    kernel of L1-logistic under GS-s. Cached on the problem: repeated solves on one design (e.g.
+    tolerance ladders or regularization paths) pay the conversion once."""
     A = problem.A
-    y = np.ascontiguousarray(problem.b if kind == 0 else problem.y, dtype=np.float64)
     n, p = A.shape
-    alpha = float(problem.alpha)
     sparse = sp.issparse(A)
-    # the column-major copy and column norms are cached on the problem (repeated solves on one
-    # design, e.g. tolerance ladders or regularization paths, pay the conversion once)
     cache = problem.__dict__.get("_bcd_design")
     if cache is None or cache[0] is not problem.A:
         if sparse:
@@ -173,89 +152,102 @@ def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, tol: f
                     A.ravel(order="F"))
             problem.__dict__["_bcd_design"] = cache = cache + (view,)
         indptr, indices, data = cache[2]
+    elif not sparse:
+        indptr = np.zeros(1, dtype=np.int64)
+        indices = np.zeros(1, dtype=np.int64)
+        data = np.zeros(1)
+    return A, indptr, indices, data, sq
+
+
+def solve_l1_cd(problem: Lasso | L1LogisticRegression, ctx: SolveContext, *, tol: float, max_iter: int | None,
+                rule: str, inner_epochs: int, ws_start: int, ws_grow: float, newton_gram_max: int,
+                anderson: bool) -> Result:
+    """Working-set prox-CD; ``tol`` is on the relative duality gap (P - D) / max(|P|, eps).
+
+    ``max_iter`` counts outer iterations (one working set solved each); ``inner_epochs`` caps the
+    CD epochs of one Lasso working-set solve (``rule="gs"``). ``rule``: 'gs' (GS-s working sets)
+    or 'cyclic' (every coordinate)."""
+    kind = 0 if isinstance(problem, Lasso) else 1
+    y = np.ascontiguousarray(problem.b if kind == 0 else problem.y, dtype=np.float64)
+    n, p = problem.A.shape
+    alpha = float(problem.alpha)
+    sparse = sp.issparse(problem.A)
+    A, indptr, indices, data, sq = _design(problem, kind, rule)
     lips = sq / n * (1.0 if kind == 0 else 0.25)
-    if sparse:
-        Ad = np.zeros((1, 1), order="F")
-    else:
-        Ad = A
-        if not (kind == 1 and rule == "gs"):
-            indptr = np.zeros(1, dtype=np.int64)
-            indices = np.zeros(1, dtype=np.int64)
-            data = np.zeros(1)
+    Ad = np.zeros((1, 1), order="F") if sparse else A
     x = np.zeros(p)
     z = np.zeros(n)
     ws_size = min(p, int(ws_start))
     support_prev: np.ndarray | None = None
     active_it = 0
-    status = Status.ITERATION_LIMIT
     it = 0
     gap = np.inf
     epochs_total = 0
     stalls = 0
+    converged = False
     prev_ws: np.ndarray | None = None
     primal = _primal(kind, z, y, x, alpha)
-    try:
-        for it in range(1, int(max_iter) + 1):
-            if rule == "gs":
-                # gradient, gap and GS-s working set in one numba pass (paper §2, §6)
-                primal, gap, vmax, ws = l1_gap_and_ws(not sparse, Ad, indptr, indices, data, y, x, z,
-                                                      alpha, kind, int(ws_start), float(ws_grow))
+    for k in ctx.iterations(max_iter):
+        it = k + 1
+        if rule == "gs":
+            # gradient, gap and GS-s working set in one numba pass (paper §2, §6)
+            primal, gap, vmax, ws = l1_gap_and_ws(not sparse, Ad, indptr, indices, data, y, x, z,
+                                                  alpha, kind, int(ws_start), float(ws_grow))
+        else:
+            grad, primal, gap = _grad_and_gap(kind, A, z, y, x, alpha)
+        ctx.record(primal, extra={"gap": gap}, iteration=it, incumbent=x.copy)
+        support = np.flatnonzero(x)
+        if support_prev is None or not np.array_equal(support, support_prev):
+            active_it = it
+        support_prev = support
+        if gap <= tol * max(abs(primal), 1e-300):
+            converged = True
+            ctx.converged()
+            break
+        if ctx.should_stop():  # before the working-set solve (the callback may have asked)
+            break
+        if rule == "cyclic":
+            ws = np.arange(p, dtype=np.int64)
+            vmax = float(_violation(grad, x, alpha).max())
+        # a working set that did not change is solved more accurately (fewer outer rounds)
+        same = prev_ws is not None and np.array_equal(ws, prev_ws)
+        prev_ws = ws
+        inner_tol = (0.1 if same else 0.3) * vmax if rule == "gs" else 0.0
+        inner_tol = max(inner_tol, INNER_FLOOR * tol * max(abs(primal), 1e-300))
+        ws_size = ws.size
+        if kind == 1 and rule == "gs":
+            pn_tol = max(PN_TOL * inner_tol, 1e-3 * tol * max(abs(primal), 1e-300))
+            if ws.size <= newton_gram_max and n * ws.size * ws.size > 4_000_000:
+                # large block: the Gram AᵀDA by numpy's symmetric rank-k BLAS call (syrk, half the
+                # flops of the general product numba would call), then the model solve in numba
+                ep = prox_newton_model_step(*_block_model(A, sparse, ws, y, z), y, x, z, ws, alpha,
+                                            PN_EPOCHS, pn_tol, 8)
+            elif ws.size <= newton_gram_max:  # explicit block Hessian (O(n m^2)) while it is cheaper
+                ep = prox_newton_logistic_gram(not sparse, Ad, indptr, indices, data, y, x, z, ws, alpha,
+                                               PN_EPOCHS, pn_tol)
             else:
-                grad, primal, gap = _grad_and_gap(kind, A, z, y, x, alpha)
-            ctx.record(primal, extra={"gap": gap}, iteration=it)
-            support = np.flatnonzero(x)
-            if support_prev is None or not np.array_equal(support, support_prev):
-                active_it = it
-            support_prev = support
-            if gap <= tol * max(abs(primal), 1e-300):
-                status = Status.CONVERGED
-                break
-            if ctx.should_stop():
-                break
-            if rule == "cyclic":
-                ws = np.arange(p, dtype=np.int64)
-                vmax = float(_violation(grad, x, alpha).max())
-            # a working set that did not change is solved more accurately (fewer outer rounds)
-            same = prev_ws is not None and np.array_equal(ws, prev_ws)
-            prev_ws = ws
-            inner_tol = (0.1 if same else 0.3) * vmax if rule == "gs" else 0.0
-            inner_tol = max(inner_tol, INNER_FLOOR * tol * max(abs(primal), 1e-300))
-            if kind == 1 and rule == "gs":
-                ws_size = ws.size
-                pn_tol = max(PN_TOL * inner_tol, 1e-3 * tol * max(abs(primal), 1e-300))
-                if ws.size <= newton_gram_max and n * ws.size * ws.size > 4_000_000:
-                    # large block: the Gram AᵀDA by numpy's symmetric rank-k BLAS call (syrk, half the
-                    # flops of the general product numba would call), then the model solve in numba
-                    ep = prox_newton_model_step(*_block_model(A, sparse, ws, y, z), y, x, z, ws, alpha,
-                                                PN_EPOCHS, pn_tol, 8)
-                elif ws.size <= newton_gram_max:  # explicit block Hessian (O(n m^2)) while it is cheaper
-                    ep = prox_newton_logistic_gram(not sparse, Ad, indptr, indices, data, y, x, z, ws, alpha,
-                                                   PN_EPOCHS, pn_tol)
-                else:
-                    ep = prox_newton_logistic(indptr, indices, data, n, y, x, z, ws, alpha, PN_EPOCHS, pn_tol)
-                if ep < 0:  # Newton stalled at round-off: safeguarded coordinate steps instead
-                    ep = -ep + (cd_epochs_sparse(indptr, indices, data, n, y, x, z, ws, lips, alpha, kind, 20,
-                                                 0.0) if sparse else
-                                cd_epochs_dense(A, y, x, z, ws, lips, alpha, kind, 20, 0.0))
-                    stalls += 1
-                    if stalls >= 5:
-                        break
-            elif rule == "gs":
-                ep = lasso_inner(not sparse, Ad, indptr, indices, data, y, x, z, ws, lips, alpha,
-                                 int(max_epochs), inner_tol, 5 if anderson else 0)
-            elif sparse:
-                ep = cd_epochs_sparse(indptr, indices, data, n, y, x, z, ws, lips, alpha, kind, 10, inner_tol)
-            else:
-                ep = cd_epochs_dense(A, y, x, z, ws, lips, alpha, kind, 10, inner_tol)
-            epochs_total += ep
-    except KeyboardInterrupt:
-        ctx.interrupted = True
-    if status is not Status.CONVERGED:
+                ep = prox_newton_logistic(indptr, indices, data, n, y, x, z, ws, alpha, PN_EPOCHS, pn_tol)
+            if ep < 0:  # Newton stalled at round-off: safeguarded coordinate steps instead
+                ep = -ep + (cd_epochs_sparse(indptr, indices, data, n, y, x, z, ws, lips, alpha, kind, 20,
+                                             0.0) if sparse else
+                            cd_epochs_dense(A, y, x, z, ws, lips, alpha, kind, 20, 0.0))
+                stalls += 1
+                if stalls >= STALLS:
+                    ctx.finished()  # no further descent is representable in floating point
+                    break
+        elif rule == "gs":
+            ep = _lasso_working_set(ctx, not sparse, Ad, indptr, indices, data, y, x, z, ws, lips, alpha,
+                                    inner_epochs, inner_tol, ANDERSON if anderson else 0)
+        elif sparse:
+            ep = cd_epochs_sparse(indptr, indices, data, n, y, x, z, ws, lips, alpha, kind, 10, inner_tol)
+        else:
+            ep = cd_epochs_dense(A, y, x, z, ws, lips, alpha, kind, 10, inner_tol)
+        epochs_total += ep
+    if not converged:  # the last working-set solve moved x: its objective and gap
         grad, primal, gap = _grad_and_gap(kind, A, z, y, x, alpha)
-        if stalls >= 5 and gap <= tol ** 0.5 * max(abs(primal), 1e-300):
-            status = Status.CONVERGED  # no further descent is representable in floating point
-        status = ctx.stop_status(status)
-    return ctx.result(solution=x, objective=float(primal), status=status, iterations=it,
+        if stalls >= STALLS and gap <= tol ** 0.5 * max(abs(primal), 1e-300):
+            ctx.converged()  # as close as floating point gets
+    return ctx.result(solution=x, objective=float(primal), iterations=it,
                       bound=float(primal - gap) if np.isfinite(gap) else None,
                       stats={"duality_gap": float(gap), "active_set_iteration": int(active_it),
                              "support_size": int(np.count_nonzero(x)), "epochs": int(epochs_total),

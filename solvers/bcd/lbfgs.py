@@ -87,7 +87,9 @@ def _lp_full(problem: LabelPropagation, X_unl: np.ndarray) -> np.ndarray:
     return X
 
 
-def solve_lbfgs(problem: Any, ctx: SolveContext, tol: float = 1e-8, max_iter: int = 10_000) -> Result:
+def solve_lbfgs(problem: Any, ctx: SolveContext, *, tol: float, max_iter: int | None) -> Result:
+    """scipy's L-BFGS-B on the smooth part (L1: on the split x = x+ - x-, x+/- >= 0); ``tol`` is
+    scipy's ``gtol`` (projected gradient), ``max_iter`` its iteration cap (None: no cap)."""
     fg, shape = smooth_value_grad(problem)
     size = int(np.prod(shape))
     alpha = getattr(problem, "alpha", None) if isinstance(problem, (Lasso, L1LogisticRegression)) else None
@@ -104,6 +106,13 @@ def solve_lbfgs(problem: Any, ctx: SolveContext, tol: float = 1e-8, max_iter: in
     it = [0]
     best: dict[str, Any] = {"f": np.inf, "z": z0}
 
+    def solution(z: np.ndarray) -> np.ndarray:
+        x = (z[:size] - z[size:]) if alpha is not None else z
+        X = x.reshape(shape)
+        if isinstance(problem, LabelPropagation):
+            return _lp_full(problem, X)
+        return X if len(shape) > 1 else x
+
     def guarded(z: np.ndarray) -> tuple[float, np.ndarray]:
         # the deadline is checked per evaluation, not only per iteration: on ~1e6 variables
         # one L-BFGS-B iteration with its line search takes longer than the limit's slack
@@ -116,23 +125,22 @@ def solve_lbfgs(problem: Any, ctx: SolveContext, tol: float = 1e-8, max_iter: in
 
     def cb(zk: np.ndarray) -> None:
         it[0] += 1
-        ctx.record(best["f"], iteration=it[0])
+        ctx.record(best["f"], iteration=it[0], incumbent=lambda: solution(best["z"]).copy())
         if ctx.should_stop():
             raise StopIteration
 
+    maxiter = np.iinfo(np.int32).max if max_iter is None else int(max_iter)
     try:
         res = minimize(guarded, z0, jac=True, method="L-BFGS-B", bounds=bounds, callback=cb,
-                       options={"maxiter": int(max_iter), "gtol": tol, "ftol": 1e-15})
-        z, nit, success, message, code = res.x, int(res.nit), bool(res.success), str(res.message), res.status
+                       options={"maxiter": maxiter, "gtol": tol, "ftol": 1e-15})
+        z, nit, success, message = res.x, int(res.nit), bool(res.success), str(res.message)
     except _Deadline:
-        z, nit, success, message, code = best["z"], it[0], False, "time limit", 99
-    x = (z[:size] - z[size:]) if alpha is not None else z
-    X = x.reshape(shape)
-    if isinstance(problem, LabelPropagation):
-        X = _lp_full(problem, X)
-    status = ctx.stop_status(Status.CONVERGED if success else Status.ITERATION_LIMIT)
-    if code == 99:  # stopped by our callback or the deadline
-        status = ctx.stop_status(Status.ITERATION_LIMIT)
-    return ctx.result(solution=X if len(shape) > 1 or isinstance(problem, LabelPropagation) else x,
-                      objective=problem.objective(X), status=status, iterations=nit,
-                      message="" if success else message)
+        z, nit, success, message = best["z"], it[0], False, "time limit"
+    if success:
+        ctx.converged()
+    X = solution(z)
+    # scipy's own stops other than convergence (its iteration cap, a failed line search) are
+    # iteration limits unless a stop of ours came first
+    return ctx.result(solution=X, objective=problem.objective(X),
+                      status=None if success else ctx.stop_status(Status.ITERATION_LIMIT),
+                      iterations=nit, message="" if success else message)
