@@ -46,10 +46,6 @@ class MethodSpec:
     requires: tuple[str, ...] = ()
     history_label: str = "objective"
 
-    def __post_init__(self) -> None:  # TRANSITION: dict options until every family is migrated
-        if isinstance(self.options, dict):
-            object.__setattr__(self, "options", tuple(Option(k, object, v) for k, v in self.options.items()))
-
     @property
     def problem(self) -> str:
         """The problem type of a registry entry (each entry serves exactly one)."""
