@@ -19,7 +19,7 @@ from .context import SolveContext
 from .options import resolve
 from .registry import default_method, get_method, methods_for
 from .result import Result, Status
-from .stop import StopReason
+from .stop import StoppingCriterion, StopReason
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ def solve(
     time_limit: float | None = None,
     seed: int | None = None,
     callback: Callable[[dict[str, Any]], Any] | None = None,
+    stop: StoppingCriterion | Sequence[StoppingCriterion] | None = None,
     **options: Any,
 ) -> Result:
     """Solve ``problem`` with ``method`` (None: the best default for this instance).
@@ -60,7 +61,10 @@ def solve(
     ``time_limit`` is wall-clock seconds for everything; ``seed`` makes randomized methods
     repeatable; ``callback(info)`` is called with a :class:`solvers.context.Progress`
     (``time``, ``objective``, ``incumbent``, ``iteration``) whenever the solver records
-    progress and may raise ``StopIteration`` to stop. Options are checked against the
+    progress and may raise ``StopIteration`` to stop. ``stop`` adds stopping criteria from
+    :mod:`solvers.stop` (e.g. ``NoImprovement(200)``, ``MaxIterations(50)``; a sequence for
+    several), asked by the method's loop beside Ctrl-C, the callback and ``time_limit``.
+    Options are checked against the
     method's declaration (:func:`solvers.show_options`); unknown options warn. The first
     Ctrl-C stops at the next check with the best solution found; a second one aborts
     (``KeyboardInterrupt``). Returns a :class:`Result`.
@@ -75,6 +79,9 @@ def solve(
     spec = get_method(method, problem) if method is not None else default_method(problem)
     kwargs = resolve(spec.name, spec.options, options)
     ctx = SolveContext(limit, callback, None if seed is None else int(seed), spec.history_label)
+    ctx.state.sense = -1 if getattr(problem, "maximize", False) else 1
+    for criterion in _criteria(stop):
+        ctx.add_stop(criterion)
     func = spec.load()
     try:
         with _graceful_interrupt(ctx):
@@ -95,6 +102,16 @@ def solve(
         result.runtime = ctx.elapsed()
     _guard_nan(result)
     return result
+
+
+def _criteria(stop: Any) -> list[StoppingCriterion]:
+    if stop is None:
+        return []
+    items = list(stop) if isinstance(stop, (list, tuple)) else [stop]
+    for item in items:
+        if not callable(item):
+            raise ValueError(f"stop takes stopping criteria from solvers.stop (callables), got {item!r}")
+    return items
 
 
 @contextlib.contextmanager

@@ -39,12 +39,15 @@ class LoopState:
     best_iteration: int = 0
     interrupted: bool = False
     callback_stop: bool = False
+    sense: int = 1  # +1: the problem minimizes its objective, -1: it maximizes
 
     def improved(self, objective: float, rel: float = 1e-12) -> bool:
-        """Note ``objective`` (minimized); True when it improves the best by more than ``rel``."""
-        better = objective < self.best_objective - rel * max(1.0, abs(objective))
+        """Note ``objective``; True when it improves the best (in the problem's sense) by more
+        than ``rel``. ``best_objective`` is kept as ``sense * objective``."""
+        value = self.sense * objective
+        better = value < self.best_objective - rel * max(1.0, abs(value))
         if better or not math.isfinite(self.best_objective):
-            self.best_objective = objective
+            self.best_objective = value
             self.best_iteration = self.iteration
         return better
 
