@@ -1,6 +1,7 @@
 """Random MIP families of Gasse et al. (2019, "Exact combinatorial optimization with graph
 convolutional neural networks", §5.1 and appendix): set cover, combinatorial auction, capacitated
-facility location and maximum independent set.
+facility location and maximum independent set; and a multi-dimensional knapsack (the small
+instance the contract tests and ``optbox warmup`` use).
 
 Each generator builds a ``pyscipopt.Model`` (``*_model``) and the ``MIP`` snapshot of it (the
 plain names); the same ``seed`` gives the same instance.
@@ -199,9 +200,33 @@ def independent_set(n_nodes: int = 500, affinity: int = 4, seed: int = 0) -> MIP
     return MIP.from_model(independent_set_model(n_nodes, affinity, seed))
 
 
+def multi_knapsack_model(n_items: int = 30, n_constraints: int = 3, seed: int = 0) -> Any:
+    """A seeded multi-dimensional 0/1 knapsack (maximization): weights uniform in [20, 100),
+    each capacity a quarter of its row's total weight, values the mean weight plus noise."""
+    from pyscipopt import quicksum
+
+    _check_positive(n_items=n_items, n_constraints=n_constraints)
+    rng = np.random.default_rng(seed)
+    model = _model("mkp")
+    x = [model.addVar(f"x{i}", vtype="B") for i in range(n_items)]
+    w = rng.integers(20, 100, size=(n_constraints, n_items))
+    for k in range(n_constraints):
+        model.addCons(quicksum(int(w[k, i]) * x[i] for i in range(n_items)) <= int(w[k].sum() // 4))
+    value = w.sum(0) // n_constraints + rng.integers(0, 10, size=n_items)
+    model.setObjective(quicksum(int(value[i]) * x[i] for i in range(n_items)), "maximize")
+    return model
+
+
+def multi_knapsack(n_items: int = 30, n_constraints: int = 3, seed: int = 0) -> MIP:
+    """A multi-dimensional knapsack ``MIP`` (see :func:`multi_knapsack_model`)."""
+    return MIP.from_model(multi_knapsack_model(n_items, n_constraints, seed),
+                          name=f"mkp{n_items}x{n_constraints}")
+
+
 GENERATORS = {
     "setcover": set_cover,
     "cauction": combinatorial_auction,
     "cfl": facility_location,
     "indset": independent_set,
+    "knapsack": multi_knapsack,
 }

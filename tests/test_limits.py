@@ -53,17 +53,9 @@ LIMIT_OPTIONS = {("amg", "LinearSystem"): {"tol": 1e-30, "max_iter": 10**6}}
 
 
 def _knapsack(n: int, m: int, seed: int) -> MIP:
-    from pyscipopt import Model, quicksum
+    from problems.mip_generators import multi_knapsack
 
-    rng = np.random.default_rng(seed)
-    model = Model("mkp")
-    x = [model.addVar(f"x{i}", vtype="B") for i in range(n)]
-    w = rng.integers(20, 100, size=(m, n))
-    for k in range(m):
-        model.addCons(quicksum(int(w[k, i]) * x[i] for i in range(n)) <= int(w[k].sum() // 4))
-    value = w.sum(0) // m + rng.integers(0, 10, size=n)
-    model.setObjective(quicksum(int(value[i]) * x[i] for i in range(n)), "maximize")
-    return MIP.from_model(model, name=f"mkp{n}x{m}")
+    return multi_knapsack(n, m, seed)
 
 
 def _design(n: int, p: int, seed: int):

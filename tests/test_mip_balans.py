@@ -387,16 +387,9 @@ def test_cost_aware_balans_stays_feasible_and_finds_the_optimum() -> None:
 
 def _big_knapsack() -> MIP:
     """The long-running instance of tests/test_limits.py (400 binaries, 15 constraints)."""
-    rng = np.random.default_rng(1)
-    n, m = 400, 15
-    model = Model("mkp")
-    x = [model.addVar(f"x{i}", vtype="B") for i in range(n)]
-    w = rng.integers(20, 100, size=(m, n))
-    for k in range(m):
-        model.addCons(quicksum(int(w[k, i]) * x[i] for i in range(n)) <= int(w[k].sum() // 4))
-    value = w.sum(0) // m + rng.integers(0, 10, size=n)
-    model.setObjective(quicksum(int(value[i]) * x[i] for i in range(n)), "maximize")
-    return MIP.from_model(model)
+    from problems.mip_generators import multi_knapsack
+
+    return multi_knapsack(400, 15, seed=1)
 
 
 @pytest.mark.parametrize("method, options", [

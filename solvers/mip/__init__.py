@@ -88,22 +88,11 @@ METHODS = [
 ]
 
 
-def _knapsack(n: int = 30, m: int = 3, seed: int = 0) -> Any:
-    """A seeded multi-dimensional knapsack (maximization), as ``tests/test_limits.py``."""
-    import numpy as np
-    from pyscipopt import Model, quicksum
+def _knapsack() -> Any:
+    """The small seeded multi-dimensional knapsack of the contract tests (30 items, 3 rows)."""
+    from problems.mip_generators import multi_knapsack
 
-    from problems import MIP
-
-    rng = np.random.default_rng(seed)
-    model = Model("mkp")
-    x = [model.addVar(f"x{i}", vtype="B") for i in range(n)]
-    w = rng.integers(20, 100, size=(m, n))
-    for k in range(m):
-        model.addCons(quicksum(int(w[k, i]) * x[i] for i in range(n)) <= int(w[k].sum() // 4))
-    value = w.sum(0) // m + rng.integers(0, 10, size=n)
-    model.setObjective(quicksum(int(value[i]) * x[i] for i in range(n)), "maximize")
-    return MIP.from_model(model, name=f"mkp{n}x{m}")
+    return multi_knapsack(30, 3, seed=0)
 
 
 EXAMPLES = {"MIP": _knapsack}
