@@ -28,7 +28,7 @@ test-slow: install
 	$(BIN)/python -m pytest -q -m slow
 
 lint: install
-	$(BIN)/ruff check problems solvers learned benchmarks tests
+	$(BIN)/ruff check problems solvers learned optbox benchmarks tests
 
 bench: install
 	$(BIN)/optbox bench all --quick
