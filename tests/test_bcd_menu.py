@@ -125,7 +125,7 @@ def test_options_are_declared_per_problem_family() -> None:
     smooth = get_method("bcd", "LeastSquares")
     assert smooth.option("rule").choices == tuple(RULES)
     l1 = get_method("bcd", "Lasso")
-    assert "block_size" not in l1.option_names and "update" not in l1.option_names
+    assert l1.option("update").default is None and "partition" not in l1.option_names
     assert l1.option("max_epochs").name == "inner_epochs"
     assert get_method("bcd", "LabelPropagation").option("partition").choices == ("forest", "red-black")
     A = np.random.default_rng(1).standard_normal((30, 12))
@@ -134,4 +134,4 @@ def test_options_are_declared_per_problem_family() -> None:
         old = solve(pb, "bcd", max_epochs=3)
     assert np.array_equal(old.solution, solve(pb, "bcd", inner_epochs=3).solution)
     with pytest.warns(UserWarning, match="unknown option"):
-        solve(pb, "bcd", block_size=4)
+        solve(pb, "bcd", partition="fixed")

@@ -6,7 +6,9 @@ the options that apply to it:
 - smooth problems (least squares, logistic, softmax): :mod:`solvers.bcd.smooth`, the loop over
   a partition (:mod:`~solvers.bcd.partitions`), a selection rule (:mod:`~solvers.bcd.rules`)
   and a block update (:mod:`~solvers.bcd.updates`);
-- L1 problems (Lasso, L1-logistic): the greedy working-set prox-CD of :mod:`solvers.bcd.greedy_cd`;
+- L1 problems (Lasso, L1-logistic): :mod:`solvers.bcd.l1` — the greedy working-set prox-CD of
+  :mod:`solvers.bcd.greedy_cd` by default, the paper's proximal greedy BCD (§6) with ``update=``
+  (:mod:`solvers.bcd.prox_bcd`);
 - label propagation: forest blocks by message passing or red-black Gauss-Seidel
   (:mod:`solvers.bcd.labelprop`).
 
@@ -31,7 +33,8 @@ LEARNING = SMOOTH + ("LabelPropagation",) + L1
 PARTITIONS = ("fixed", "sorted", "random", "variable", "forest")
 LP_PARTITIONS = ("forest", "red-black")
 LP_RULES = ("cyclic", "random", "gs")
-L1_RULES = ("gs", "cyclic")
+L1_RULES = ("gs", "cyclic", "gs-s", "gs-r", "gs-q")
+L1_UPDATES = ("prox-gradient", "prox-newton")
 
 METHODS = [
     MethodSpec(
@@ -52,13 +55,17 @@ METHODS = [
         options=(
             tolerance(1e-6, "stop when ||∇f||_inf <= tol", low_open=True),
             max_iter(200_000, "most block updates (None: no cap)"),
-            Option("rule", str, None, "block selection (None: gs for forest blocks, else gsq)",
-                   choices=tuple(RULES), none=True),
+            Option("rule", str, None, "block selection. None with no partition / block_size: one block "
+                   "of every coordinate (damped Newton, the fastest default; stats['rule'] is None); "
+                   "naming a rule (e.g. gsq) runs greedy BCD on blocks of 16; None with blocks: gsq "
+                   "(gs for forest blocks)", choices=tuple(RULES), none=True),
             Option("update", str, None, "block update (None: newton, or newton-cg for one block of "
                    "logistic / softmax and for large problems)", choices=tuple(UPDATES), none=True),
-            positive_int("block_size", None, "coordinates per block (None: all of them while p k <= 640, "
-                         "else 16)", none=True),
-            Option("partition", str, None, "fixed, sorted (by L_i) or random blocks, variable blocks, or "
+            positive_int("block_size", None, "coordinates per block (None: all of them, one Newton block, "
+                         "unless a rule or partition is named or p k > 640 with an update: then 16)",
+                         none=True),
+            Option("partition", str, None, "fixed, sorted (by L_i) or random blocks, variable blocks (the "
+                   "paper's best: rule='gsq', partition='variable', update='matrix' or 'newton'), or "
                    "forest blocks of AᵀA (None: fixed)", choices=PARTITIONS, none=True),
         ),
         description="block coordinate descent: " + "/".join(RULES) + " rules x " + "/".join(UPDATES)
@@ -69,12 +76,19 @@ METHODS = [
     MethodSpec(
         name="bcd",
         problems=L1,
-        target="solvers.bcd.greedy_cd:solve_l1_cd",
+        target="solvers.bcd.l1:solve_l1",
         options=(
             tolerance(1e-8, "stop at the relative duality gap (P - D) / |P| <= tol", low_open=True),
-            max_iter(1000, "most outer iterations, one working set solved each (None: no cap)"),
+            max_iter(1000, "most outer iterations: working sets solved, or block updates with update= "
+                     "(None: no cap)"),
             Option("rule", str, "gs", "working sets: gs (GS-s: the support and the largest KKT "
-                   "violations) or cyclic (every coordinate)", choices=L1_RULES),
+                   "violations) or cyclic (every coordinate); with update=: gs-s, gs-r, gs-q or cyclic "
+                   "variable blocks (paper §6)", choices=L1_RULES),
+            Option("update", str, None, "None: working-set prox-CD (fastest); prox-gradient or "
+                   "prox-newton: the paper's proximal greedy BCD, Newton on the support once it is "
+                   "identified", choices=L1_UPDATES, none=True),
+            positive_int("block_size", None, "coordinates per variable block with update= (None: 16)",
+                         none=True),
             positive_int("inner_epochs", 10_000, "most CD epochs of one Lasso working-set solve",
                          aliases=("max_epochs",)),
             positive_int("ws_start", 50, "size of the first working set"),
@@ -83,7 +97,8 @@ METHODS = [
                    "is formed explicitly (larger ones: column-wise prox-Newton)", low=0),
             Option("anderson", bool, True, "Anderson extrapolation of the Lasso working-set CD"),
         ),
-        description="greedy working-set prox-CD (GS-s rule, prox-Newton for L1-logistic, numba)",
+        description="greedy working-set prox-CD (GS-s rule, prox-Newton for L1-logistic, numba); "
+                    "update=: proximal greedy BCD (GS-s/GS-r/GS-q, variable blocks, active-set Newton)",
         default_rank=lambda p: 2,
     ),
     MethodSpec(

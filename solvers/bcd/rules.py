@@ -4,7 +4,7 @@ Each rule is one :class:`Rule` in :data:`RULES`: how it picks one of the fixed b
 (``block``), which coordinates it takes as a variable block (``coords``), whether it reads the
 full gradient every iteration (``greedy``), which per-block data the setup must prepare
 (``needs``: ``"probs"`` sampling probabilities, ``"diagonal"`` the diagonal bounds D_b ⪰ M_b,
-``"quadratic"`` the inverses M_b⁻¹ of fixed blocks / a global bound for variable ones) and
+``"quadratic"`` the inverses M_b⁻¹ of fixed blocks / the design for variable ones) and
 whether it works with forest blocks. Adding a rule is one entry; the option's choices, the
 checks and the loop follow from the table. Rules only read a :class:`Selection`.
 """
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 
 @dataclass
@@ -27,8 +28,9 @@ class Selection:
     index table padded with the dummy row p, ``lips`` the bounds L_b, ``dpad`` the padded
     diagonal bounds and ``mpad`` the padded M_b⁻¹ (when the rule needs them). Variable blocks:
     ``tau`` coordinates out of ``p`` (``nb`` = ceil(p / tau) cyclic chunks), the coordinate
-    bounds ``coord_l`` and, for GSQ, the design with the curvature bound c A^T A + l2 I and its
-    largest eigenvalue ``lip_glob``. ``probs``: the sampling probabilities (blocks or coordinates).
+    bounds ``coord_l``, for GSD / GSQ the variable-block diagonal bound ``coord_d``
+    (:func:`gsd_diagonal`) and, for GSQ, the design with the curvature bound c AᵀA + l2 I.
+    ``probs``: the sampling probabilities (blocks or coordinates).
     """
 
     rng: np.random.Generator
@@ -46,7 +48,7 @@ class Selection:
     A: Any = None
     c: float = 1.0
     l2: float = 0.0
-    lip_glob: float = 0.0
+    coord_d: np.ndarray | None = None
 
     def padded(self) -> np.ndarray:
         """The gradient gathered per fixed block, (nb, width, k), zero in the padding."""
@@ -78,37 +80,76 @@ def top(score: np.ndarray, tau: int) -> np.ndarray:
     return np.sort(np.argpartition(-score, tau - 1)[:tau]).astype(np.int64)
 
 
-def spectral_bound(A: Any, c: float, l2: float, seed: int = 0, iters: int = 30) -> float:
-    """Upper estimate of λ_max(c AᵀA + l2 I) by power iteration (1 % safety margin)."""
-    v = np.random.default_rng(seed).standard_normal(A.shape[1])
-    lam = 0.0
-    for _ in range(iters):
-        w = np.asarray(A.T @ (A @ v)).ravel()
-        lam = float(np.linalg.norm(w))
-        if lam == 0.0:
-            break
-        v = w / lam
-    return 1.01 * c * lam + l2
+def offdiag_bound(A: Any, c: float, chunk: int = 512) -> np.ndarray:
+    """μ_i = c max_{j≠i} |a_iᵀa_j|: the largest off-diagonal entry of each row of the curvature
+    bound M = c AᵀA (the Gram formed ``chunk`` columns at a time, O(n p²) once per run)."""
+    p = A.shape[1]
+    mu = np.zeros(p)
+    for s in range(0, p, chunk):
+        cols = np.arange(s, min(s + chunk, p))
+        g = A.T @ A[:, cols]
+        g = np.abs(g.toarray() if sp.issparse(g) else np.asarray(g))
+        g[cols, np.arange(cols.size)] = 0.0
+        mu[cols] = g.max(axis=0) if p > 1 else 0.0
+    return c * mu
 
 
-def iht_block(g2: np.ndarray, G: np.ndarray, A: Any, coord_l: np.ndarray, c: float, l2: float,
-              tau: int, lip: float, steps: int = 5) -> np.ndarray:
-    """GSQ for variable blocks (paper §3.3): approximately maximize the quadratic-bound decrease
-    -min_{|supp d| <= tau} gᵀd + 1/2 dᵀM d (M = c AᵀA + l2 I) by a few steps of iterative hard
-    thresholding started from the GSL block; returns the support of the final d."""
-    blk = top(g2 / coord_l, tau)
-    D = np.zeros_like(G)
-    D[blk] = -G[blk] / coord_l[blk][:, None]
+def gsd_diagonal(coord_l: np.ndarray, mu: np.ndarray, tau: int) -> np.ndarray:
+    """The GSD bound for variable blocks of τ coordinates (paper §3.2): D_i = L_i + (τ - 1) μ_i.
+    Every block b of τ coordinates has M_b ⪯ diag(D_b) (row i of M_b sums to at most
+    L_i + (τ - 1) μ_i in absolute value: diagonal dominance), and D depends on i only, so the
+    GSD block max_b Σ_{i∈b} ||∇_i f||² / D_i is the τ largest ratios."""
+    return coord_l + (max(tau, 1) - 1) * mu
+
+
+def quadratic_progress(A: Any, G: np.ndarray, b: np.ndarray, c: float, l2: float) -> tuple[float, np.ndarray]:
+    """(∇_bᵀ M_b⁻¹ ∇_b, -M_b⁻¹ ∇_b) for M_b = c A_bᵀA_b + l2 I (per class): twice the decrease of
+    the quadratic bound by the matrix update on b (paper eq. (10)); the GSQ score of a block."""
+    Ab = A[:, b]
+    Ab = Ab.toarray() if sp.issparse(Ab) else np.asarray(Ab)
+    M = c * (Ab.T @ Ab) + (l2 + 1e-12 * (1.0 + c * float(np.sum(Ab * Ab)))) * np.eye(b.size)
+    try:
+        D = -np.linalg.solve(M, G[b])
+    except np.linalg.LinAlgError:
+        D = -np.linalg.lstsq(M, G[b], rcond=None)[0]
+    return float(-np.sum(G[b] * D)), D
+
+
+def iht_block(G: np.ndarray, A: Any, coord_d: np.ndarray, c: float, l2: float, tau: int,
+              steps: int = 5) -> np.ndarray:
+    """GSQ for variable blocks (paper §3.3): approximately maximise ∇_bᵀ M_b⁻¹ ∇_b over the
+    blocks of τ coordinates, i.e. min_{|supp d| <= τ} ∇fᵀd + ½ dᵀM d (M = c AᵀA + l2 I), by
+    iterative hard thresholding started from the better (in exact score) of the GSD and the GS
+    blocks, so GSQ's bound progress is at least theirs. Each step takes the exact minimiser
+    d on the current support b (so the model gradient r = ∇f + M d vanishes on b), the scaled
+    IHT point u = d - D⁻¹ r with the GSD diagonal D, and keeps the τ coordinates with the largest
+    D_i ||u_i||² (the diagonal-model value of keeping i in b against the gain of adding j ∉ b);
+    a candidate support replaces the best one only if its exact score is larger."""
+    g2 = np.sum(G * G, axis=1)
+    best, blk, D = -1.0, None, None
+    seen: set[bytes] = set()
+    for start in (top(g2 / coord_d, tau), top(g2, tau)):  # the GSD block and the GS block
+        if start.tobytes() not in seen:
+            seen.add(start.tobytes())
+            val, Ds = quadratic_progress(A, G, start, c, l2)
+            if val > best:
+                best, blk, D = val, start, Ds
+    best_blk = blk
     for _ in range(steps):
-        MD = c * np.asarray(A.T @ (A @ D)) + l2 * D
-        U = D - (G + MD) / lip
-        new = top(np.sum(U * U, axis=1), tau)
-        D = np.zeros_like(G)
-        D[new] = U[new]
-        if np.array_equal(new, blk):
+        d = np.zeros_like(G)
+        d[blk] = D
+        r = G + c * np.asarray(A.T @ (A @ d)) + l2 * d
+        U = d - r / coord_d[:, None]
+        U[blk] = d[blk]
+        new = top(coord_d * np.sum(U * U, axis=1), tau)
+        if new.tobytes() in seen:
             break
+        seen.add(new.tobytes())
+        val, D = quadratic_progress(A, G, new, c, l2)
         blk = new
-    return blk
+        if val > best:
+            best, best_blk = val, new
+    return best_blk
 
 
 # -- the rules ------------------------------------------------------------------------------
@@ -143,6 +184,11 @@ def _gsl_coords(s: Selection) -> np.ndarray:
     return top(s.g2() / s.coord_l, s.tau)
 
 
+def _gsd_coords(s: Selection) -> np.ndarray:
+    """Largest ||∇_i f||² / D_i with the variable-block GSD bound (:func:`gsd_diagonal`)."""
+    return top(s.g2() / s.coord_d, s.tau)
+
+
 def _argmax(score: Callable[[Selection], np.ndarray]) -> Callable[[Selection], int]:
     return lambda s: int(np.argmax(score(s)))
 
@@ -158,9 +204,9 @@ RULES: dict[str, Rule] = {r.name: r for r in (
     Rule("gsl", "GS-Lipschitz: the largest ||∇_b f||² / L_b",
          block=_argmax(lambda s: _gs_score(s) / s.lips), coords=_gsl_coords, greedy=True),
     Rule("gsd", "GS-diagonal: the largest ∇_bᵀ D_b⁻¹ ∇_b, D_b ⪰ M_b diagonal", block=_argmax(_gsd_score),
-         coords=_gsl_coords, greedy=True, needs=("diagonal",), forest=False),
+         coords=_gsd_coords, greedy=True, needs=("diagonal",), forest=False),
     Rule("gsq", "GS-quadratic: the largest ∇_bᵀ M_b⁻¹ ∇_b (variable blocks: iterative hard thresholding)",
          block=_argmax(_gsq_score),
-         coords=lambda s: iht_block(s.g2(), s.G, s.A, s.coord_l, s.c, s.l2, s.tau, s.lip_glob),
+         coords=lambda s: iht_block(s.G, s.A, s.coord_d, s.c, s.l2, s.tau),
          greedy=True, needs=("quadratic",), forest=False),
 )}

@@ -21,10 +21,11 @@ from ..context import SolveContext
 from ..result import Result
 from .model import LinearModel
 from .partitions import block_order, column_forests, fixed_blocks
-from .rules import RULES, Selection, spectral_bound
+from .rules import RULES, Selection, gsd_diagonal, offdiag_bound
 from .updates import UPDATES, BlockSetup, take_step
 
 ONE_BLOCK_MAX = 640  # one block of every coordinate while the Newton system (p k variables) is this small
+GREEDY_BLOCK = 16  # block size when a rule or a partition is named without one
 
 
 def default_block(problem: Any) -> int:
@@ -63,13 +64,21 @@ def default_update(problem: Any, block_size: int | None) -> str:
 
 def resolve_defaults(problem: Any, rule: str | None, update: str | None, block_size: int | None,
                      partition: str | None) -> tuple[str, str, int, str]:
-    """The options left at None, chosen for this instance (see the functions above)."""
-    if partition is None and block_size is None and update is None and large_one_block(problem):
-        block_size, update = problem.A.shape[1], "newton-cg"
+    """The options left at None, chosen for this instance (see the functions above). With none
+    of ``rule``, ``partition``, ``block_size`` given, the run is one block of every coordinate
+    (damped Newton, the fastest default measured; no selection rule runs); naming a ``rule`` or a
+    ``partition`` asks for block coordinate descent proper, on blocks of :data:`GREEDY_BLOCK`."""
+    p = problem.A.shape[1]
+    greedy = rule is not None or partition is not None
+    if not greedy and block_size is None and update is None and large_one_block(problem):
+        block_size, update = p, "newton-cg"
     forest = partition == "forest"
+    given = block_size
+    if block_size is None:
+        block_size = min(GREEDY_BLOCK, p) if greedy else default_block(problem)
     rule = rule or ("gs" if forest else "gsq")
-    update = update or ("newton" if forest else default_update(problem, block_size))
-    block_size = default_block(problem) if block_size is None else block_size
+    update = update or ("newton" if forest else default_update(problem, None if given is None and not greedy
+                                                               else block_size))
     return rule, update, int(block_size), partition or "fixed"
 
 
@@ -92,6 +101,12 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, *, tol: float, max_iter: i
     squares / logistic with the newton update and a rule that allows forests; ``block_size``
     unused). ``rule``: :data:`solvers.bcd.rules.RULES`; ``update``:
     :data:`solvers.bcd.updates.UPDATES`. None: chosen per instance (:func:`resolve_defaults`).
+
+    Defaults: with no rule, partition or block size given the run is one block of all
+    coordinates — a damped (or Hessian-free, ``newton-cg``) Newton method, the fastest default
+    measured (benchmarks/bcd.py) — and ``stats`` says so (``rule`` None, ``n_blocks`` 1, ``ran``).
+    Greedy BCD is one option away: ``rule="gsq"`` (fixed blocks of 16) or, the paper's best
+    corner (§3-4), ``rule="gsq", partition="variable", update="matrix"``.
     """
     rule, update, block_size, partition = resolve_defaults(problem, rule, update, block_size, partition)
     forest = partition == "forest"
@@ -117,8 +132,8 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, *, tol: float, max_iter: i
         sel.tau, sel.p, sel.coord_l, sel.A, sel.c, sel.l2 = tau, p, coord_l, A, c, l2
         if "probs" in select.needs:
             sel.probs = coord_l / coord_l.sum()
-        if "quadratic" in select.needs:
-            sel.lip_glob = spectral_bound(A, c, l2, seed=0)
+        if ("diagonal" in select.needs or "quadratic" in select.needs) and tau < p:
+            sel.coord_d = gsd_diagonal(coord_l, offdiag_bound(A, c), tau)
     else:
         # (forest blocks draw the random order too: the seeded stream stays that of earlier releases)
         order = block_order(partition, coord_l, ctx.rng)
@@ -173,9 +188,16 @@ def solve_smooth_bcd(problem: Any, ctx: SolveContext, *, tol: float, max_iter: i
         it += 1
         ctx.record(f + 0.5 * l2 * float(np.sum(X * X)), iteration=it, incumbent=solution)
     sol = X if isinstance(problem, SoftmaxRegression) else X[:, 0]
+    one = nb == 1 or (variable and tau >= p)  # one block of every coordinate: no rule selects anything
+    size = "forest" if forest else tau
+    ran = (f"{update} on one block of all {p} coordinates" if one else
+           f"{rule} rule, {partition} blocks of {size} coordinates, {update} update")
     return ctx.result(solution=sol, objective=problem.objective(sol), iterations=it,
-                      stats={"grad_norm": gnorm, "n_blocks": nb, "rule": rule, "update": update,
-                             "partition": partition, "hessian_vector_products": n_hv})
+                      stats={"grad_norm": gnorm, "n_blocks": 1 if one else nb,
+                             "block_size": p if one else tau,
+                             "rule": None if one else rule, "update": update,
+                             "partition": "one block" if one else partition, "ran": ran,
+                             "hessian_vector_products": n_hv})
 
 
 def _fixed_selection(sel: Selection, needs: tuple[str, ...], blocks: list[np.ndarray], data: list,
