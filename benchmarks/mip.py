@@ -38,6 +38,23 @@ from typing import Any  # noqa: E402
 
 MIPLIB_DIR = Path(__file__).resolve().parents[2] / "shared" / "benchdata" / "miplib"
 SOLVERS = ("balans", "scip", "balans_pkg")
+# The ablation (issue 27): which mechanism earns Balans' result. "balans_lns" is the paper's
+# Balans (first solution, then the bandit LNS alone: no hand-over to SCIP); "op:NAME" is that
+# LNS with the single operator NAME; "lns_random" picks arms uniformly; "lns_nocost" is the
+# bandit without the cost-aware score.
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "balans_lns": ("balans", {"first_solution": "lns"}),
+    "lns_random": ("balans", {"first_solution": "lns", "bandit": "random"}),
+    "lns_nocost": ("balans", {"first_solution": "lns", "bandit_cost": False}),
+}
+ABLATION_OPS = ("crossover", "mutation_50", "local_branching_25", "proximity_15", "rens_50", "rins_50")
+
+
+def variant(name: str) -> tuple[str, dict[str, Any]]:
+    """(method, options) of a solver name of the table."""
+    if name.startswith("op:"):
+        return "balans", {"first_solution": "lns", "operators": [name[3:]]}
+    return VARIANTS.get(name, (name, {}))
 # Generated families: sizes above Gasse et al.'s "medium"/"hard" so SCIP does not close them in 60 s.
 GENERATED = {
     "setcover": dict(n_rows=1000, n_cols=1000, density=0.05),
@@ -126,8 +143,9 @@ def load_instances(quick: bool, gen_seeds: int,
 def run_optbox(method: str, problem: Any, limit: float, seed: int) -> dict[str, Any]:
     from solvers import solve
 
+    method, opts = variant(method)
     start = time.perf_counter()
-    res = solve(problem, method=method, time_limit=limit, seed=seed)
+    res = solve(problem, method=method, time_limit=limit, seed=seed, **opts)
     wall = time.perf_counter() - start
     feasible = res.solution is not None and problem.is_feasible(res.solution)
     stats = {k: v for k, v in (res.stats or {}).items() if k != "iteration_log"}
@@ -195,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--merge", default="",
                         help="comma list of output folders (DIR or DIR:solver+solver): one table "
                              "from their runs.json, no new runs")
+    parser.add_argument("--ablation", nargs="?", const="some", choices=("some", "all"), default=None,
+                        help="the issue-27 ablation: scip, balans, balans_lns, lns_random, lns_nocost "
+                             "and single operators (some: one rate per kind; all: the 16 arms)")
     args = parser.parse_args(argv)
     overrides = {k: float(v) for k, v in (item.split("=", 1) for item in args.best_known.split(",") if item)}
     if args.merge:
@@ -205,7 +226,14 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [args.first_seed + k for k in range(args.seeds or p_seeds)]
     gen_seeds = args.gen_seeds or p_gen
     solvers = [s for s in args.solvers.split(",") if s] or list(p_solvers)
-    bad = [s for s in solvers if s not in SOLVERS]
+    ref = "balans"
+    if args.ablation:
+        from solvers.mip.lns.operators import PAPER_PORTFOLIO
+
+        ops = ABLATION_OPS if args.ablation == "some" else PAPER_PORTFOLIO
+        solvers = ["scip", "balans", "balans_lns", "lns_random", "lns_nocost"] + [f"op:{o}" for o in ops]
+        ref = "balans_lns"
+    bad = [s for s in solvers if s not in SOLVERS and s not in VARIANTS and not s.startswith("op:")]
     if bad:
         parser.error(f"unknown solvers {bad}; choose from {SOLVERS}")
     out = Path(args.out)
@@ -251,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
                             "iteration_log": r.get("iteration_log", [])})
     header = f"Protocol {protocol}: {limit:g} s per run, seeds {seeds}.\n\n"
     (out / "runs.json").write_text(json.dumps(details, default=str) + "\n")
-    _report(details, out, header, solvers, overrides, notes)
+    _report(details, out, header, solvers, overrides, notes, ref)
     return 0
 
 
@@ -274,7 +302,7 @@ def merge(dirs: list[Path], out: Path, overrides: dict[str, float]) -> int:
 
 
 def _report(details: list[dict[str, Any]], out: Path, header: str, solvers: list[str],
-            overrides: dict[str, float], notes: list[str]) -> None:
+            overrides: dict[str, float], notes: list[str], ref: str = "balans") -> None:
     """Per-run rows, the table, the anytime-gap panels (first seed) and the integral bars."""
     from benchmarks._report import plot_panels, write_tables
 
@@ -309,7 +337,7 @@ def _report(details: list[dict[str, Any]], out: Path, header: str, solvers: list
                          "primal_integral": primal_integral(history, known, horizon),
                          "wall": r["wall"], "iterations": r["iterations"], "status": r["status"],
                          "first_solution_time": history[0][0] if history else None})
-    table = header + _table(rows, solvers, limit, seeds)
+    table = header + _table(rows, solvers, limit, seeds, ref)
     if notes:
         table += "\n" + "\n".join(f"- {n}" for n in dict.fromkeys(notes)) + "\n"
     write_tables(out, "mip", rows, table)
@@ -320,7 +348,8 @@ def _report(details: list[dict[str, Any]], out: Path, header: str, solvers: list
     _plot(rows, solvers, out)
 
 
-def _table(rows: list[dict[str, Any]], solvers: list[str], limit: float, seeds: list[int]) -> str:
+def _table(rows: list[dict[str, Any]], solvers: list[str], limit: float, seeds: list[int],
+           ref: str = "balans") -> str:
     instances = list(dict.fromkeys(r["instance"] for r in rows))
 
     def mean(inst: str, solver: str, key: str) -> float:
@@ -328,8 +357,8 @@ def _table(rows: list[dict[str, Any]], solvers: list[str], limit: float, seeds: 
         return sum(vals) / len(vals) if vals else float("nan")
 
     head = ["instance", "best known"] + [f"gap {s}" for s in solvers] + [f"PI {s}" for s in solvers]
-    peers = [s for s in solvers if s != "balans"] if "balans" in solvers else []
-    head += [f"PI ratio balans/{p}" for p in peers]
+    peers = [s for s in solvers if s != ref] if ref in solvers else []
+    head += [f"PI ratio {ref}/{p}" for p in peers]
     lines = [f"Primal gap at {limit:g} s and primal integral (PI, gap-seconds over [0, {limit:g}]), "
              f"mean over seeds {seeds}.", "", "| " + " | ".join(head) + " |",
              "|" + "---|" * len(head)]
@@ -343,7 +372,7 @@ def _table(rows: list[dict[str, Any]], solvers: list[str], limit: float, seeds: 
         for s in solvers:
             totals[s] += mean(inst, s, "primal_integral")
         for p in peers:
-            a, b = mean(inst, "balans", "primal_integral"), mean(inst, p, "primal_integral")
+            a, b = mean(inst, ref, "primal_integral"), mean(inst, p, "primal_integral")
             cells.append(f"{a / b:.2f}" if b > 0 else ("1.00" if a == b else "inf"))
             if abs(a - b) <= 0.01 * max(a, b, 1e-9) or abs(a - b) < 1e-3:
                 wins[p][1] += 1
@@ -355,16 +384,16 @@ def _table(rows: list[dict[str, Any]], solvers: list[str], limit: float, seeds: 
     n = max(1, len(instances))
     lines.append("| **mean** | | " + " | ".join("" for _ in solvers) + " | "
                  + " | ".join(f"**{totals[s] / n:.2f}**" for s in solvers) + " | "
-                 + " | ".join(f"**{totals['balans'] / totals[p]:.2f}**" if totals[p] > 0 else "-"
+                 + " | ".join(f"**{totals[ref] / totals[p]:.2f}**" if totals[p] > 0 else "-"
                               for p in peers) + (" |" if peers else ""))
     lines.append("")
     for p in peers:
         w, t, lo = wins[p]
-        lines.append(f"- balans vs {p}: wins/ties/losses on the primal integral = {w}/{t}/{lo} "
+        lines.append(f"- {ref} vs {p}: wins/ties/losses on the primal integral = {w}/{t}/{lo} "
                      f"(lower on {100 * w / n:.0f} % of {n} instances; ties within 1 %)")
         pairs = [0, 0, 0]  # the same count per (instance, seed) run pair
         for r in rows:
-            if r["solver"] != "balans":
+            if r["solver"] != ref:
                 continue
             other = [q for q in rows if q["solver"] == p and q["instance"] == r["instance"]
                      and q["seed"] == r["seed"]]

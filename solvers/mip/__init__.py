@@ -48,8 +48,11 @@ BALANS_OPTIONS = (
            choices=("fast", "default")),
     Option("lp_time_fraction", float, 0.2, "share of the limit for the LP relaxation", low=0.0,
            low_open=True, high=1.0),
-    Option("first_solution", str, "scip", "start: plain SCIP interleaved with the LNS, SCIP's root "
-           "node, or feasibility emphasis", choices=("scip", "root", "feasibility")),
+    Option("first_solution", str, "scip", "start: 'scip' (default: plain SCIP until it stalls, then "
+           "the LNS, handing back to the resumed SCIP search when the LNS stalls); no hand-over, "
+           "the LNS alone after the first solution: 'lns' (= 'root': SCIP's root node, then "
+           "feasibility emphasis if it found none) or 'feasibility' (the paper's start)",
+           choices=("scip", "lns", "root", "feasibility")),
     Option("root_time_fraction", float, 0.1, "share of the limit for the root start", low=0.0,
            low_open=True, high=1.0),
     Option("temperature", float, 0.05, "simulated annealing start temperature (relative)", low=0.0),

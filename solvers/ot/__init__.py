@@ -23,8 +23,9 @@ def _finite(value: float) -> None:
 TOL = tolerance(1e-9, "L1 marginal error target ||P1-a||_1 + ||P^T1-b||_1 of the returned plan",
                 low_open=True, check=_finite)
 SWEEPS = max_iter(100_000, "most Sinkhorn sweeps (None: no cap)")
-LAM = Option("lam", float, None, "least kept fraction of the plan entries in the sparsified Hessian "
-             "(None: 2/min(m, n) as in the paper)", low=0.0, low_open=True, high=1.0, none=True)
+LAM = Option("lam", float, None, "kept fraction of the plan entries in the sparsified Hessian: the "
+             "least (sparsify='mass') or exact (sparsify='paper') share (None: 2/min(m, n) as in the "
+             "paper)", low=0.0, low_open=True, high=1.0, none=True)
 CG_MAXIT = positive_int("cg_maxit", 1000, "conjugate-gradient iterations per Newton step")
 DEVICE = Option("device", object, None, "torch device (None: cuda when present, else cpu)", none=True)
 
@@ -40,6 +41,9 @@ SNS_OPTIONS = (
                  "Newton steps"),
     Option("eps_scaling", float, 4.0, "after the first stalled Newton phase, warm-start once through "
            "regularizations eps * eps_scaling^k (<= 1: never)", low=0.0),
+    Option("sparsify", str, "mass", "Hessian sparsification: 'mass' (at least lam*m*n entries and all "
+           "but a sigma fraction of the mass) or 'paper' (exactly the lam*m*n largest, Alg. 1 line 7)",
+           choices=("mass", "paper")),
 )
 
 METHODS = [

@@ -12,8 +12,8 @@ import numpy as np
 
 from ..context import SolveContext
 from . import _kernels as K
-from .sampling import threshold
-from .scaled import Scaled, plan_error
+from .sampling import threshold, top_entries
+from .scaled import Scaled, plan_error, sweeps_so_far
 
 ETA = 0.5  # CG forcing term: relative residual min(0.1, sqrt(err)) (see forcing)
 DROP_MIN = 1e-6  # the sparsified Hessian may drop min(this, err / 10) of the plan's mass: the
@@ -60,16 +60,17 @@ def forcing(err: float, tol: float) -> float:
 
 
 def newton(st: Scaled, ctx: SolveContext, tol: float, max_iter: int | None, lam: float, cg_maxit: int,
-           stall: int, stats: dict, mu: float | None = None) -> str:
+           stall: int, stats: dict, mu: float | None = None, sparsify: str = "mass") -> str:
     """Stage 2 (paper Alg. 1 lines 5-10), at most ``max_iter`` Newton steps over all phases
     (``stats["newton_iterations"]`` counts them; None: no cap).  Safeguards beyond the paper (as
     in safe sparse Newton, Tang & Qiu 2024): the system is shifted, (H_S + sigma diag H) z = grad
     with sigma = mu * err, so that far from the optimum (or when the plan's graph is nearly
     disconnected) the step stays bounded and CG well conditioned, while sigma -> 0 keeps the fast
-    local convergence; the sparsified plan keeps at least lam*m*n entries and all but a sigma
-    fraction of the mass; mu shrinks after full steps that cut the error and grows after damped
-    ones.  Returns "converged" (``st.P`` set), "stalled" or "stop" (the step cap or a stopping
-    criterion ended the run; ``ctx`` keeps the reason)."""
+    local convergence; ``sparsify="mass"``: the sparsified plan keeps at least lam*m*n entries
+    and all but a sigma fraction of the mass; ``"paper"``: exactly the lam*m*n largest entries
+    (Alg. 1 line 7, ``sampling.top_entries``); mu shrinks after full steps that cut the error
+    and grows after damped ones.  Returns "converged" (``st.P`` set), "stalled" or "stop" (the
+    step cap or a stopping criterion ended the run; ``ctx`` keeps the reason)."""
     red = st.red
     a, b, eps = red.a, red.b, st.eps
     mu = MU0 if mu is None else mu
@@ -83,7 +84,7 @@ def newton(st: Scaled, ctx: SolveContext, tol: float, max_iter: int | None, lam:
         nonlocal inner
         err = float(np.abs(r - a).sum() + np.abs(c - b).sum())
         errs.append(err)
-        ctx.record(err, iteration=stats["sinkhorn_iterations"] + stats["newton_iterations"],
+        ctx.record(err, iteration=sweeps_so_far(stats),
                    incumbent=st.incumbent())
         if err <= inner:
             P = st.plan()
@@ -104,9 +105,13 @@ def newton(st: Scaled, ctx: SolveContext, tol: float, max_iter: int | None, lam:
         err = errs[-1]
         ga, gb = a - r, b - c
         sigma = mu * err
-        tau = threshold(st, lam, min(0.5, max(sigma, min(DROP_MIN, 0.1 * err))))
-        indptr, indices, data = K.scaled_sparsify(st.K, st.u, st.v, tau)
+        if sparsify == "paper":
+            indptr, indices, data = top_entries(st, lam)
+        else:
+            tau = threshold(st, lam, min(0.5, max(sigma, min(DROP_MIN, 0.1 * err))))
+            indptr, indices, data = K.scaled_sparsify(st.K, st.u, st.v, tau)
         stats["nnz_last"] = int(data.size)
+        stats["density_last"] = data.size / st.K.size
         zx, zy = pcg(ctx, indptr, indices, data, r * (1 + sigma), c * (1 + sigma), ga, gb,
                      forcing(err, tol), int(cg_maxit), stats)
         slope = eps * float(ga @ zx + gb @ zy)  # dL/dalpha at 0, > 0 for an ascent direction
@@ -137,7 +142,7 @@ def newton(st: Scaled, ctx: SolveContext, tol: float, max_iter: int | None, lam:
             mu = mu * 4.0 if alpha < 1.0 else max(mu / 4.0, 1e-8)
             if err_t > SWEEP_ABOVE:  # far from the optimum: one Sinkhorn sweep after the step
                 K.sweep_marginals(st.K, a, b, st.u, st.v, r, c)  # fused: 2 passes over K
-                stats["newton_sweeps"] = stats.get("newton_sweeps", 0) + 1  # part of the step
+                stats["newton_sweeps"] += 1  # a sweep: counted in the result's iterations
                 if not st.scalings_ok():
                     st.log_sweep()
                     r, c = st.marginals()

@@ -6,9 +6,11 @@ Everything runs in the stabilized scaling form P = diag(u) K diag(v) (``scaled.S
 Stage 1 (Alg. 1 lines 1-4, ``sweeps.sweeps``): Sinkhorn sweeps until the observed linear rate
 of the marginal error predicts more sweeps than Newton would cost (``switch_after``, scaled up
 for dense plans).
-Stage 2 (lines 5-10, ``newton.newton``): keep the plan entries above a threshold (at least the
-largest lam*m*n and all but a sigma fraction of the mass, estimated on a sample, no sort:
-``sampling.threshold``), solve the shifted sparse Newton system (H_S + sigma diag H) z = grad by
+Stage 2 (lines 5-10, ``newton.newton``): keep the plan entries above a threshold (default
+``sparsify="mass"``: at least the largest lam*m*n and all but a sigma fraction of the mass,
+estimated on a sample, no sort: ``sampling.threshold``; ``"paper"``: exactly the largest
+lam*m*n, line 7, ``sampling.top_entries``), solve the shifted sparse Newton system
+(H_S + sigma diag H) z = grad by
 eliminating the row block exactly and running conjugate gradient on the Schur complement
 diag(c) - S^T diag(r)^-1 S, preconditioned by its diagonal (numba; about half the iterations of
 Jacobi-PCG on the whole system), sigma = mu * err (safe sparse Newton, Tang & Qiu 2024), Armijo
@@ -54,7 +56,7 @@ def eps_ladder(st: Scaled, ctx: SolveContext, factor: float, stats: dict) -> Non
 
 def solve_sns(problem: OptimalTransport, ctx: SolveContext, *, tol: float, max_iter: int | None,
               n1: int, switch_after: float, lam: float | None, cg_maxit: int, stall: int,
-              eps_scaling: float) -> Result:
+              eps_scaling: float, sparsify: str) -> Result:
     """Sinkhorn-Newton-Sparse.  ``tol``: L1 marginal error target ||P1-a||_1 + ||P^T1-b||_1
     (checked on the returned plan); ``max_iter``: Newton iterations; ``n1``: most stage-1
     Sinkhorn sweeps; ``switch_after``: switch to Newton once the Sinkhorn rate predicts more
@@ -66,12 +68,18 @@ def solve_sns(problem: OptimalTransport, ctx: SolveContext, *, tol: float, max_i
     (warm-started) Sinkhorn sweeps for twice as many sweeps as the previous phase before trying
     Newton again, so the method is never much slower than Sinkhorn; ``eps_scaling``: after the
     first stalled Newton phase, warm-start once through regularizations eps * eps_scaling^k
-    (<= 1 = never)."""
+    (<= 1 = never); ``sparsify``: "mass" (default: at least lam*m*n entries and all but a
+    sigma fraction of the mass, threshold estimated on a sample) or "paper" (exactly the
+    lam*m*n largest entries, Alg. 1 line 7).
+
+    ``result.iterations`` counts every pass the paper counts (Fig. 1-3): Sinkhorn sweeps,
+    Newton steps and the sweeps between Newton steps; the split is in ``stats``
+    (``sinkhorn_iterations``, ``newton_iterations``, ``newton_sweeps``)."""
     red = Reduced(problem)
     m, n = red.C.shape
     lam = 2.0 / max(min(m, n), 1) if lam is None else float(lam)
     stats: dict = {"tol": tol, "sinkhorn_iterations": 0, "newton_iterations": 0, "cg_iterations": 0,
-                   "line_search_evals": 0}
+                   "line_search_evals": 0, "newton_sweeps": 0, "sparsify": sparsify}
     st = Scaled(red)
     phase = MIN_SWEEPS  # sweeps before the next switch; doubles after every stalled phase
     while True:
@@ -80,7 +88,7 @@ def solve_sns(problem: OptimalTransport, ctx: SolveContext, *, tol: float, max_i
         if reason not in ("switch", "limit"):
             break
         stats["newton_phases"] = stats.get("newton_phases", 0) + 1
-        reason = newton(st, ctx, tol, max_iter, lam, cg_maxit, stall, stats)
+        reason = newton(st, ctx, tol, max_iter, lam, cg_maxit, stall, stats, sparsify=sparsify)
         if reason != "stalled":
             break
         stats["newton_stalled"] = stats.get("newton_stalled", 0) + 1

@@ -1,6 +1,7 @@
 """Plan statistics from a fixed strided sample of the scaled plan: how dense it is (for the
 Sinkhorn -> Newton switch) and the sparsification threshold of the Newton step (paper Alg. 1
-line 7), without sorting or even forming P."""
+line 7), without sorting or even forming P; and the paper's own exact sparsification
+(:func:`top_entries`: the largest lam*m*n entries, exactly)."""
 
 from __future__ import annotations
 
@@ -61,3 +62,18 @@ def threshold(st: Scaled, lam: float, drop: float) -> float:
     keep = int(np.searchsorted(-tail, -drop * tail[0], side="right"))  # first i with tail <= drop
     tau_m = w[min(max(keep - 1, 0), s - 1)]
     return float(min(tau_k, tau_m))
+
+
+def top_entries(st: Scaled, lam: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The paper's Sparsify(P, rho) (Alg. 1 line 7, sparsify="paper"): a CSR matrix of exactly
+    k = max(1, round(lam*m*n)) largest plan entries (ties broken by position), uint32 column
+    indices like ``K.scaled_sparsify``.  One pass builds P, ``np.argpartition`` picks the top k
+    in O(mn) (no full sort); only the k kept positions are sorted."""
+    m, n = st.K.shape
+    k = min(max(int(round(lam * m * n)), 1), m * n)
+    w = st.plan().ravel()
+    idx = np.sort(np.argpartition(w, m * n - k)[m * n - k:]) if k < m * n else np.arange(m * n)
+    rows, cols = np.divmod(idx, n)
+    indptr = np.zeros(m + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=m), out=indptr[1:])
+    return indptr, cols.astype(np.uint32), np.ascontiguousarray(w[idx])

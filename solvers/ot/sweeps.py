@@ -8,7 +8,7 @@ import numpy as np
 from ..context import SolveContext
 from . import _kernels as K
 from .sampling import density
-from .scaled import Scaled, plan_error
+from .scaled import Scaled, plan_error, sweeps_so_far
 
 MIN_SWEEPS = 20  # Sinkhorn sweeps before the first switch test (paper: N1 = 20)
 
@@ -52,7 +52,7 @@ def sweeps(st: Scaled, ctx: SolveContext, tol: float, max_iter: int | None, stat
             continue
         st.u, st.v = u, v
         if err <= inner:  # (u, v) is the state whose plan has this error
-            ctx.record(err, iteration=stats["sinkhorn_iterations"] + stats["newton_iterations"],
+            ctx.record(err, iteration=sweeps_so_far(stats),
                        incumbent=st.incumbent())
             P = st.plan()
             e, _, _ = plan_error(st, a, b)
@@ -62,7 +62,7 @@ def sweeps(st: Scaled, ctx: SolveContext, tol: float, max_iter: int | None, stat
             inner = 0.1 * min(inner, e)
             continue
         if it % 10 == 0:
-            ctx.record(err, iteration=stats["sinkhorn_iterations"] + stats["newton_iterations"],
+            ctx.record(err, iteration=sweeps_so_far(stats),
                        incumbent=st.incumbent())
         if st.needs_absorb():
             st.absorb()

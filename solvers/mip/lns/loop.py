@@ -71,8 +71,10 @@ def solve_balans(problem: MIP, ctx: SolveContext, *, operators: Any, bandit: str
     to the same (resumed) SCIP search when it has found no new best for ``lns_stall`` seconds
     (default max(1, 10 % of the limit), doubled after every SCIP slice that finds nothing). The
     two share incumbents, SCIP's root LP solution serves RINS/RENS/DINS and SCIP's dual bound is
-    the bound. ``"root"`` / ``"feasibility"`` are the paper's
-    start (separate LP relaxation, then a first solution) without interleaving.
+    the bound: a win of this default over SCIP is SCIP's and the LNS's together.
+    ``"lns"`` (= ``"root"``: SCIP's root node under ``root_time_fraction`` of the limit) and
+    ``"feasibility"`` are the paper's start (Alg. 1: a separate LP relaxation, then a first
+    solution) and then the LNS alone, no hand-over: what credits the bandit search.
 
     ``root_stall`` (seconds, default max(``scip_stall``, 15 % of the limit)) is the stall allowed
     while SCIP's root node is still open: its heuristics at the end of the root often find the
@@ -83,6 +85,7 @@ def solve_balans(problem: MIP, ctx: SolveContext, *, operators: Any, bandit: str
     iteration time: the bandit maximises improvements per second, not per iteration.
     """
     limit = ctx.time_limit
+    first_solution = "root" if first_solution == "lns" else first_solution
     if max_iter is None and limit is None:
         max_iter = NO_CLOCK_ITERATIONS  # without a time limit the search needs some end
     scip_stall = float(scip_stall) if scip_stall is not None else (
@@ -177,6 +180,8 @@ class Balans:
                                  cfg.tau, cfg.scores, seed, cost_prior)
         accept = ACCEPTANCE[cfg.acceptance](cfg.temperature * max(abs(self.g_best), 1.0))
         state.pool = [self.best]
+        # crossover's partner: a random feasible solution, under the sub-MIP cap (set below)
+        state.random_solution = lambda: session.random_feasible(sub_cap, seed_offset=iteration + 7919)
         if cfg.sub_time_limit is not None:
             sub_cap: float | None = float(cfg.sub_time_limit)
         elif ctx.time_limit is not None:

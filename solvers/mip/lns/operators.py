@@ -3,9 +3,20 @@ current solution (fixed variables, tightened bounds, an extra constraint or anot
 which SCIP then repairs.
 
 An operator is one function registered in :data:`KINDS` with :func:`operator`: its destroy
-rates (the arms it contributes, ``kind_rate`` in percent), whether it is in the paper's
-portfolio, and when it applies to a model. Nothing else needs to know about it: parsing, the
-portfolios, the bandit's arms and the applicability filter all come from the table.
+rates (the arms it contributes, ``kind_rate`` in percent; proximity's in per mille, as the
+paper's package: ``proximity_5`` demands a 0.5 % improvement), whether it is in the paper's
+portfolio, and when it applies to a model.
+
+The definitions follow the paper (Cai, Kadioglu, Dilkina, §3 "destroy operators") and its
+package (``balans`` on PyPI): with D the discrete variables and cur the current solution,
+mutation frees a random rate-share of D; RINS frees a random rate-share of the variables of D
+where cur and the LP optimum differ; RENS bounds a random rate-share of the LP-fractional
+variables of D to [floor, ceil] of their LP value; crossover frees the variables of D where cur
+and a random feasible solution (a random-objective solve) differ; everything else in D is fixed
+to cur.  Continuous variables are never fixed (the package fixes them as well, which turns every
+sub-MIP of a mixed model into an LP around cur's continuous part).  Nothing else needs to
+know about an operator: parsing, the portfolios, the bandit's arms and the applicability filter
+all come from the table.
 """
 
 from __future__ import annotations
@@ -32,7 +43,8 @@ class Operator:
 
 class LNSState:
     """What the operators see: the model's variable classes, the LP solution (None until
-    known), the pool of recent solutions (for crossover) and the run's random generator."""
+    known), the pool of recent solutions, ``random_solution`` (a callable returning a random
+    feasible solution or None, set by the loop: crossover's partner) and the run's generator."""
 
     def __init__(self, data: Any, rng: np.random.Generator):
         self.data, self.rng = data, rng
@@ -41,6 +53,7 @@ class LNSState:
         self.integers = np.flatnonzero(data.vtypes == "I")
         self.x_lp: np.ndarray | None = None
         self.pool: list[np.ndarray] = []
+        self.random_solution: Callable[[], np.ndarray | None] | None = None
 
     def value(self, x: np.ndarray) -> float:
         """The objective of ``x`` in the model's own sense."""
@@ -53,19 +66,23 @@ class LNSState:
         """Add an accepted solution to the pool (the last ten are kept)."""
         self.pool = (self.pool + [x])[-10:]
 
-    def n_free(self, rate: float) -> int:
-        return max(1, int(round(rate * len(self.discrete))))
-
-    def pick(self, preferred: np.ndarray, others: np.ndarray, n: int) -> np.ndarray:
-        """``n`` indices: preferred ones first (random subset if too many), then random others."""
-        preferred = self.rng.permutation(preferred)
-        if len(preferred) >= n:
-            return preferred[:n]
-        return np.concatenate([preferred, self.rng.permutation(others)[: n - len(preferred)]])
+    def share(self, indices: np.ndarray, rate: float) -> np.ndarray:
+        """A random ``rate``-share of ``indices`` (int(rate * len), at least one of a non-empty
+        set), without replacement, ascending."""
+        if len(indices) == 0:
+            return indices
+        n = min(len(indices), max(1, int(rate * len(indices))))
+        return np.sort(self.rng.choice(indices, size=n, replace=False))
 
     def partner(self, cur: np.ndarray) -> np.ndarray | None:
-        """A random pool solution that differs from ``cur`` on the discrete variables."""
+        """Crossover's second solution: a random feasible one (``random_solution``, the
+        package's definition) that differs from ``cur`` on the discrete variables; without it,
+        a random pool solution that does."""
         disc = self.discrete
+        if self.random_solution is not None:
+            x = self.random_solution()
+            if x is not None and np.any(np.abs(x[disc] - cur[disc]) > TOL):
+                return x
         others = [x for x in self.pool if np.any(np.abs(x[disc] - cur[disc]) > TOL)]
         return None if not others else others[int(self.rng.integers(len(others)))]
 
@@ -82,6 +99,7 @@ class OperatorKind:
     rates: tuple[int, ...]  # destroy rates in percent; () for an operator without one
     paper: bool  # in the paper's portfolio (operators="paper")
     doc: str
+    unit: float = 100.0  # a rate r in the arm's name means r / unit
 
 
 #: every operator kind, in portfolio order
@@ -105,12 +123,13 @@ def _has_integers_and_lp(s: LNSState) -> bool:
 
 
 def operator(name: str, rates: Iterable[int], paper: bool,
-             applies: Callable[[LNSState], bool] = _has_discrete) -> Callable[[Build], Build]:
+             applies: Callable[[LNSState], bool] = _has_discrete,
+             unit: float = 100.0) -> Callable[[Build], Build]:
     """Register the decorated function as the operator ``name`` (see the module doc)."""
 
     def register(build: Build) -> Build:
         doc = (build.__doc__ or name).strip().splitlines()[0]
-        KINDS[name] = OperatorKind(name, build, applies, tuple(rates), paper, doc)
+        KINDS[name] = OperatorKind(name, build, applies, tuple(rates), paper, doc, unit)
         return build
 
     return register
@@ -132,10 +151,13 @@ def _hamming(s: LNSState, v: list[Any], cur: np.ndarray) -> Any:
 # ---------------------------------------------------------------------- the operators
 @operator("crossover", rates=(), paper=True)
 def crossover(s: LNSState, sub: Any, v: list[Any], cur: np.ndarray, rate: float) -> bool:
-    """Free the discrete variables where cur and a pool partner differ (else half at random)."""
+    """Free the discrete variables where cur and a random feasible solution differ (paper §3;
+    the package finds it with a random objective, feasibility emphasis, first solution).
+    Without one (none found in time, or equal to cur) a half mutation instead of the package's
+    no-op iteration."""
     disc = s.discrete
     partner = s.partner(cur)
-    if partner is None:  # no second solution yet: a half mutation instead
+    if partner is None:
         free = s.rng.choice(disc, size=max(1, len(disc) // 2), replace=False)
     else:
         free = disc[np.abs(cur[disc] - partner[disc]) > TOL]
@@ -147,7 +169,7 @@ def crossover(s: LNSState, sub: Any, v: list[Any], cur: np.ndarray, rate: float)
 def mutation(s: LNSState, sub: Any, v: list[Any], cur: np.ndarray, rate: float) -> bool:
     """Free a random share ``rate`` of the discrete variables, fix the others to cur."""
     disc = s.discrete
-    free = s.rng.choice(disc, size=min(s.n_free(rate), len(disc)), replace=False)
+    free = s.share(disc, rate)
     _fix(sub, v, cur, np.setdiff1d(disc, free))
     return True
 
@@ -160,9 +182,10 @@ def local_branching(s: LNSState, sub: Any, v: list[Any], cur: np.ndarray, rate: 
     return True
 
 
-@operator("proximity", rates=(5, 15, 30), paper=True, applies=_has_binaries)
+@operator("proximity", rates=(5, 15, 30), paper=True, applies=_has_binaries, unit=1000.0)
 def proximity(s: LNSState, sub: Any, v: list[Any], cur: np.ndarray, rate: float) -> bool:
-    """Hamming objective, demanding a relative improvement ``rate`` (Fischetti-Monaci)."""
+    """Hamming objective, demanding a relative improvement ``rate`` (Fischetti-Monaci; the
+    paper's proximity_5/15/30 are 0.5/1.5/3 %)."""
     from pyscipopt import quicksum
 
     d = s.data
@@ -177,33 +200,33 @@ def proximity(s: LNSState, sub: Any, v: list[Any], cur: np.ndarray, rate: float)
     return False
 
 
+def lp_fractional(s: LNSState) -> np.ndarray:
+    """The discrete variables whose LP value is fractional."""
+    xl = s.x_lp[s.discrete]
+    return s.discrete[np.abs(xl - np.round(xl)) > TOL]
+
+
 @operator("rens", rates=(25, 50, 75), paper=True, applies=_has_lp)
 def rens(s: LNSState, sub: Any, v: list[Any], cur: np.ndarray, rate: float) -> bool:
-    """LP-integral discrete variables fixed to x_lp (a share ``rate`` left free), fractional
-    ones to floor/ceil of x_lp."""
-    d, disc, xl = s.data, s.discrete, s.x_lp
-    frac = np.abs(xl[disc] - np.round(xl[disc])) > TOL
-    integral = disc[~frac]
-    keep_free = s.rng.permutation(integral)[: int(round(rate * len(integral)))]
-    to_fix = np.setdiff1d(integral, keep_free)
-    for k in disc[frac]:
-        lo, hi = max(d.lb[k], math.floor(xl[k])), min(d.ub[k], math.ceil(xl[k]))
-        sub.chgVarLb(v[k], lo)
-        sub.chgVarUb(v[k], hi)
-    for k in to_fix:
-        val = float(np.clip(np.round(xl[k]), d.lb[k], d.ub[k]))
-        sub.chgVarLb(v[k], val)
-        sub.chgVarUb(v[k], val)
-    return bool(np.all(np.abs(cur[to_fix] - np.round(xl[to_fix])) <= TOL))
+    """A random share ``rate`` of the LP-fractional discrete variables bounded to
+    [floor, ceil] of x_lp, every other discrete variable fixed to cur (the package's RENS)."""
+    d, xl = s.data, s.x_lp
+    bounded = s.share(lp_fractional(s), rate)
+    for k in bounded:
+        sub.chgVarLb(v[k], max(d.lb[k], math.floor(xl[k])))
+        sub.chgVarUb(v[k], min(d.ub[k], math.ceil(xl[k])))
+    _fix(sub, v, cur, np.setdiff1d(s.discrete, bounded))
+    return bool(np.all((cur[bounded] >= np.floor(xl[bounded]) - TOL)
+                       & (cur[bounded] <= np.ceil(xl[bounded]) + TOL)))
 
 
 @operator("rins", rates=(25, 50, 75), paper=True, applies=_has_lp)
 def rins(s: LNSState, sub: Any, v: list[Any], cur: np.ndarray, rate: float) -> bool:
-    """Free where cur and the LP solution disagree (topped up at random to ``rate``)."""
+    """Free a random share ``rate`` of the discrete variables where cur and the LP solution
+    differ, fix every other discrete variable to cur (the package's RINS)."""
     disc = s.discrete
-    differ = np.abs(cur[disc] - s.x_lp[disc]) > TOL
-    free = s.pick(disc[differ], disc[~differ], s.n_free(rate))
-    _fix(sub, v, cur, np.setdiff1d(disc, free))
+    differ = disc[np.abs(cur[disc] - s.x_lp[disc]) > TOL]
+    _fix(sub, v, cur, np.setdiff1d(disc, s.share(differ, rate)))
     return True
 
 
@@ -240,7 +263,7 @@ def _names(kinds: Iterable[OperatorKind]) -> tuple[str, ...]:
                                                (f"{k.name}_{r}" for r in k.rates)))
 
 
-# Paper portfolio (design §4): Crossover, Mutation 25/50/75, LB 10/25/50, Proximity 5/15/30 %,
+# Paper portfolio (design §4): Crossover, Mutation 25/50/75, LB 10/25/50, Proximity 5/15/30 ‰,
 # RENS 25/50/75, RINS 25/50/75.
 PAPER_PORTFOLIO = _names(k for k in KINDS.values() if k.paper)
 EXTRA_OPERATORS = _names(k for k in KINDS.values() if not k.paper)
@@ -248,7 +271,8 @@ ALL_OPERATORS = PAPER_PORTFOLIO + EXTRA_OPERATORS
 
 
 def parse_operators(spec: str | list[str] | tuple[str, ...]) -> list[Operator]:
-    """``"paper"``, ``"all"`` or a list of ``kind_rate`` names (rate in %, crossover without)."""
+    """``"paper"``, ``"all"`` or a list of ``kind_rate`` names (rate in %, proximity's in ‰,
+    crossover without)."""
     if isinstance(spec, str):
         if spec == "paper":
             names: tuple[str, ...] | list[str] = PAPER_PORTFOLIO
@@ -270,10 +294,10 @@ def parse_operators(spec: str | list[str] | tuple[str, ...]) -> list[Operator]:
         kind, _, rate = name.rpartition("_")
         if name in KINDS and not KINDS[name].rates:
             kind, rate = name, "50"
-        if kind not in KINDS or not rate.isdigit() or not 0 < int(rate) <= 100:
+        if kind not in KINDS or not rate.isdigit() or not 0 < int(rate) <= KINDS[kind].unit:
             raise ValueError(f"unknown operator {name!r}: use one of {tuple(KINDS)} with a rate "
-                             "in percent, e.g. 'rins_50', or 'crossover'")
-        ops.append(Operator(name, kind, int(rate) / 100.0))
+                             "in percent (proximity: per mille), e.g. 'rins_50', or 'crossover'")
+        ops.append(Operator(name, kind, int(rate) / KINDS[kind].unit))
     return ops
 
 

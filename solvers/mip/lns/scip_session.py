@@ -249,6 +249,25 @@ class ScipSession:
             return b
         return min(b, bound) if self.data.maximize else max(b, bound)
 
+    def random_feasible(self, cap: float | None, seed_offset: int) -> np.ndarray | None:
+        """A random feasible solution (crossover's partner, as in the paper's package): a copy
+        with a random objective (uniform in [-1, 1] on every variable), feasibility emphasis,
+        stopped at its first solution or after ``cap`` seconds; None without one."""
+        from pyscipopt import SCIP_PARAMEMPHASIS, quicksum
+
+        sub, variables = self.copy()
+        rng = np.random.default_rng(None if self.ctx.seed is None else int(self.ctx.seed) + seed_offset)
+        coef = rng.uniform(-1.0, 1.0, size=len(variables))
+        sub.setObjective(quicksum(float(c) * v for c, v in zip(coef, variables)), "minimize")
+        sub.setEmphasis(SCIP_PARAMEMPHASIS.FEASIBILITY)
+        self.params(sub, cap, seed_offset=seed_offset)
+        sub.setParam("limits/solutions", 1)
+        sub.optimize()
+        note_interrupt(self.ctx, sub.getStatus(), False)
+        x = self.vector(sub, variables, sub.getBestSol()) if sub.getNSols() else None
+        sub.freeProb()
+        return x
+
     # ------------------------------------------------------------------ repair
     def repair(self, sub: Any, variables: list[Any], cur: np.ndarray, warm: bool, cap: float | None,
                seed_offset: int, fast: bool) -> tuple[np.ndarray | None, str, float]:

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-BANDITS = ("epsilon_greedy", "softmax", "thompson")
+BANDITS = ("epsilon_greedy", "softmax", "thompson", "random")  # random: the ablation baseline
 OUTCOMES = ("best", "better", "accepted", "rejected")
 DEFAULT_SCORES = (8.0, 4.0, 2.0, 1.0)
 
@@ -48,12 +48,17 @@ class NativeBandit:
     share of a short limit). Same policies and prior as :class:`MabwiserBandit`: ε-greedy and
     softmax on the mean reward per arm, Thompson sampling on Beta posteriors of "improved or not".
 
+    Every arm is tried once, in random order, before the policy chooses (the paper's bandits
+    start from one observation per arm; the optimistic prior alone let a cost-aware score lock
+    onto the first cheap arms: 11 of 16 arms were never tried in a 102-iteration run).
+    ``"random"`` picks uniformly (the ablation's baseline).
+
     ``cost_prior`` (seconds, or None) makes it cost-aware: each arm's score (Thompson draw or mean
-    reward) is divided by the arm's mean iteration time relative to the arms' average (one prior
-    observation of ``cost_prior`` seconds per arm), so the bandit maximises reward per second of
-    the wall-clock budget rather than per iteration (cf. the effort term in the rewards of
-    Hendel's ALNS heuristic in SCIP, 2022): a neighbourhood that burns its whole sub-MIP limit
-    without improving loses to one that improves as often in a tenth of the time."""
+    reward) is multiplied by sqrt(average arm time / the arm's mean iteration time), clipped to
+    [1/2, 2] (one prior observation of ``cost_prior`` seconds per arm), so the bandit leans
+    toward reward per second of the wall-clock budget rather than per iteration (cf. the effort
+    term in the rewards of Hendel's ALNS heuristic in SCIP, 2022) without letting an arm that
+    fails fast outscore one that improves (the unclipped ratio reached 100x)."""
 
     def __init__(self, arms: list[str], policy: str, epsilon: float, tau: float, scores: tuple,
                  seed: int, cost_prior: float | None = None):
@@ -70,14 +75,19 @@ class NativeBandit:
         self.index = {a: k for k, a in enumerate(self.arms)}
         for arm in self.arms:
             self.update(arm, prior)
+        self.untried = [self.arms[k] for k in self.rng.permutation(len(self.arms))]
 
     def _per_cost(self, score: np.ndarray) -> np.ndarray:
         if self.cost_prior is None:
             return score
         cost = np.maximum(self.seconds / self.timed, 1e-3)
-        return score * (cost.mean() / cost)
+        return score * np.clip(np.sqrt(cost.mean() / cost), 0.5, 2.0)
 
     def select(self) -> str:
+        if self.untried:
+            return self.untried[0]
+        if self.policy == "random":
+            return self.arms[int(self.rng.integers(len(self.arms)))]
         if self.policy == "thompson":
             draws = self.rng.beta(self.success + 1.0, self.counts - self.success + 1.0)
             return self.arms[int(np.argmax(self._per_cost(draws)))]
@@ -92,6 +102,8 @@ class NativeBandit:
         return self.arms[int(self.rng.choice(len(self.arms), p=prob))]
 
     def update(self, arm: str, reward: float, seconds: float | None = None) -> None:
+        if getattr(self, "untried", None) and arm in self.untried:
+            self.untried.remove(arm)
         k = self.index[arm]
         self.sums[k] += reward
         self.counts[k] += 1.0
@@ -108,7 +120,10 @@ class MabwiserBandit:
                  seed: int, cost_prior: float | None = None):
         from mabwiser.mab import MAB, LearningPolicy
 
-        if policy == "epsilon_greedy":
+        self.untried = list(np.random.default_rng(seed).permutation(list(arms)))
+        if policy == "random":  # mabwiser has no uniform policy: epsilon-greedy with epsilon 1
+            lp = LearningPolicy.EpsilonGreedy(epsilon=1.0)
+        elif policy == "epsilon_greedy":
             lp = LearningPolicy.EpsilonGreedy(epsilon=epsilon)
         elif policy == "softmax":
             lp = LearningPolicy.Softmax(tau=tau)
@@ -122,9 +137,11 @@ class MabwiserBandit:
             self.mab.fit(list(arms), [prior] * len(arms))
 
     def select(self) -> str:
-        return str(self.mab.predict())
+        return str(self.untried[0]) if self.untried else str(self.mab.predict())
 
     def update(self, arm: str, reward: float, seconds: float | None = None) -> None:
+        if arm in self.untried:
+            self.untried.remove(arm)
         self.mab.partial_fit([arm], [reward])
 
 
