@@ -9,7 +9,7 @@ $(BIN)/optbox: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,peers]'
 	@echo "optbox: compiling the numba kernels once into their on-disk cache (a few minutes)"
 	$(BIN)/optbox warmup --quiet
 	touch $(BIN)/optbox

@@ -1,4 +1,4 @@
-"""SPD linear systems: DCDM against CG, IC(0)-PCG and AMG-PCG on grid Poisson problems.
+"""SPD linear systems: DCDM against CG, IC(0)-PCG, AMG-PCG and PyAMG on grid Poisson problems.
 
 2-D Poisson with random obstacles (128² … 1024²) and 3-D (32³ … 128³); right-hand sides from a
 fluid-style divergence field and random; obstacle shapes the network never saw in training
@@ -22,11 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-METHODS = ["cg", "pcg-ic", "pcg-sgs", "amg", "dcdm", "dcdm-plain", "dcdm-fcg"]
+METHODS = ["cg", "pcg-ic", "pcg-sgs", "amg", "pyamg", "dcdm", "dcdm-plain", "dcdm-fcg"]
 # dcdm: the default (the network inside DEFAULT_SWEEPS red-black Gauss–Seidel sweeps before and
 # after: 2 in 2-D, 6 in 3-D); pcg-sgs: the same sweeps without the network; dcdm-plain: the
 # paper's direction d = f(r) (smooth=0); dcdm-sN: N sweeps; dcdm-tN: sweeps on N threads;
-# dcdm-fcg: the default preconditioner inside flexible PCG
+# dcdm-fcg: the default preconditioner inside flexible PCG; pyamg: the peer PyAMG's own solver
+# (smoothed-aggregation V-cycles, solve(problem, "pyamg")) beside amg (ours: one cycle as PCG preconditioner)
 
 
 def rings_and_crosses(shape: tuple[int, ...], kind: str, seed: int, density: float = 0.2) -> np.ndarray:
@@ -131,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import pyamg  # noqa: F401
     except ImportError:
-        print("note: pyamg missing, amg skipped")
-        methods = [m for m in methods if m != "amg"]
+        print("note: pyamg missing, amg and pyamg skipped")
+        methods = [m for m in methods if m not in ("amg", "pyamg")]
     cases = []
     sizes2 = [128, 256] if args.quick else [int(s) for s in args.sizes2d.split(",") if s]
     sizes3 = [32] if args.quick else [int(s) for s in args.sizes3d.split(",") if s]

@@ -208,7 +208,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
     print(f"{args.file}: {type(problem).__name__} (size {problem.size})")
     for k, name in enumerate(names):
         spec = get_method(name, problem)
-        tag = " (default)" if k == 0 else ""
+        tag = " (default)" if k == 0 else " (peer)" if spec.target.startswith("solvers.peers.") else ""
         print(f"  {name}{tag}: {spec.description}")
         if args.options:
             for line in options_table(spec.options).splitlines():

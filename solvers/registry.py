@@ -20,7 +20,7 @@ from typing import Any
 
 from .options import Option, options_table
 
-FAMILIES = ("bcd", "ot", "mip", "dag", "routing", "linear")
+FAMILIES = ("bcd", "ot", "mip", "dag", "routing", "linear", "peers")
 
 
 @dataclass(frozen=True)

@@ -45,11 +45,16 @@ LIMIT_INSTANCES = {
     # PyAMG's hierarchy setup is one call (about 1-2 s at 400^2 on a loaded machine): a smaller
     # grid with an unreachable tolerance keeps the setup inside the slack and runs the CG loop long
     ("amg", "LinearSystem"): lambda: LinearSystem.poisson((150, 150)),
+    ("pyamg", "LinearSystem"): lambda: LinearSystem.poisson((150, 150)),
+    # one POT sinkhorn_log iteration at n = 1500 takes seconds on a loaded machine, and the peer
+    # can only stop between iterations
+    ("pot", "OptimalTransport"): lambda: OptimalTransport.random(600, seed=1, reg=1e-4),
     # sns solves the shared n = 1500 instance in about 0.4 s: twice the size takes ~2 s
     ("sns", "OptimalTransport"): lambda: OptimalTransport.random(3000, seed=1, reg=1e-4),
 }
 #: options that make the LIMIT_INSTANCES run long
-LIMIT_OPTIONS = {("amg", "LinearSystem"): {"tol": 1e-30, "max_iter": 10**6}}
+LIMIT_OPTIONS = {("amg", "LinearSystem"): {"tol": 1e-30, "max_iter": 10**6},
+                 ("pyamg", "LinearSystem"): {"tol": 1e-30, "max_iter": 10**6}}
 
 
 def _knapsack(n: int, m: int, seed: int) -> MIP:

@@ -1,0 +1,107 @@
+"""What every peer adapter shares: the peer's name and version for ``stats["peer"]``, a
+peer call in a worker thread that the solve context can stop, and a peer call in a forked
+child process that is killed when the context says stop (for peers that hold the GIL and
+offer no way to stop them)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..context import SolveContext
+
+#: seconds between two looks at the stopping criteria while a peer runs elsewhere
+POLL = 0.02
+
+
+def peer_info(package: str, distribution: str | None = None) -> dict[str, str]:
+    """``{"package": ..., "version": ...}`` of an installed peer (``stats["peer"]``)."""
+    try:
+        version = importlib.metadata.version(distribution or package)
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return {"package": package, "version": version}
+
+
+def run_in_thread(ctx: SolveContext, fn: Callable[[], Any], cancel: Callable[[], None]) -> Any:
+    """``fn()`` in a worker thread while this (main) thread watches the stopping criteria, so a
+    Ctrl-C reaches Python at once; when one fires, ``cancel()`` is called once (the peer's own
+    stop request) and the worker is awaited. Returns ``fn``'s value or raises its exception."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="optbox-peer", daemon=True)
+    worker.start()
+    cancelled = False
+    while worker.is_alive():
+        worker.join(POLL)
+        if not cancelled and worker.is_alive() and ctx.should_stop():
+            cancel()
+            cancelled = True
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def _child(conn: Any, fn: Callable[..., Any], args: tuple) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; a terminal Ctrl-C reaches both
+    try:
+        conn.send(("ok", fn(*args)))
+    except BaseException as exc:  # reported to the parent
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def run_in_child(ctx: SolveContext, fn: Callable[..., Any], args: tuple = (),
+                 grace: float = 0.0) -> tuple[Any, bool]:
+    """``fn(*args)`` in a forked child process; returns ``(value, False)``, or ``(None, True)``
+    when a stopping criterion fired first (the child is then killed; ``grace`` seconds after the
+    deadline are allowed for a peer that ends at its own time limit). A failure in the child is
+    raised here as ``RuntimeError``."""
+    fork = mp.get_context("fork")
+    parent, child = fork.Pipe(duplex=False)
+    proc = fork.Process(target=_child, args=(child, fn, args), daemon=True)
+    proc.start()
+    child.close()
+    over_since: float | None = None
+    try:
+        while True:
+            if parent.poll(POLL):
+                try:
+                    kind, value = parent.recv()
+                except EOFError:
+                    kind, value = "error", f"the peer's process died (exit code {proc.exitcode})"
+                break
+            if not proc.is_alive() and not parent.poll(0):
+                kind, value = "error", f"the peer's process died (exit code {proc.exitcode})"
+                break
+            reason = ctx.stop_reason()
+            if reason is not None:
+                now = time.perf_counter()
+                over_since = now if over_since is None else over_since
+                time_only = ctx.time_up() and not (ctx.interrupted or ctx.stopped_by_callback)
+                if not time_only or now - over_since >= grace:
+                    ctx.should_stop()  # keep the reason for the status
+                    return None, True
+    finally:
+        if proc.is_alive():
+            with contextlib.suppress(OSError):
+                os.kill(proc.pid, signal.SIGKILL)  # our own child, by its pid
+        proc.join(1.0)
+        parent.close()
+    if kind == "error":
+        raise RuntimeError(value)
+    return value, False
