@@ -4,8 +4,8 @@ Kaneda et al. (ICML 2023) §3.3 / reference ``create_training_dataset``: right-h
 ``b = Σ_j c_j v_j`` over approximate eigenvectors ``v_j`` of A (Lanczos / Ritz vectors), with
 coefficients weighted toward the low end of the spectrum (``c_j ~ 9·N(0,1)`` on the lowest
 half, ``N(0,1)`` on the rest). Here every batch gets fresh random geometries (obstacles,
-Neumann walls, optional variable coefficients) so one model serves many geometries; a share
-of the samples are residuals of a few CG steps and white noise, the inputs DCDM meets.
+Neumann walls, optional variable coefficients) so one model serves many geometries
+(:class:`RitzPool`: hundreds of Ritz vectors per geometry, computed once).
 """
 
 from __future__ import annotations
@@ -87,53 +87,53 @@ def ritz_rhs(U: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
     return U @ c
 
 
-def cg_residual(A: sp.spmatrix, b: np.ndarray, steps: int) -> np.ndarray:
-    """The residual after ``steps`` plain CG steps from x = 0 (what DCDM sees mid-solve)."""
-    r = b.copy()
-    p = r.copy()
-    rr = r @ r
-    for _ in range(steps):
-        Ap = A @ p
-        a = rr / (p @ Ap)
-        r = r - a * Ap
-        rr_new = r @ r
-        p = r + (rr_new / rr) * p
-        rr = rr_new
-    return r
+class RitzPool:
+    """The training set: ``per_size`` random geometries for each grid size, each with its
+    ``vectors`` Ritz vectors (Lanczos with full reorthogonalization; ``min(vectors, n)``),
+    stored once. A batch (:meth:`batch`) draws fresh coefficients ``c`` for
+    :func:`ritz_rhs` on every call, so every step sees new right-hand sides weighted toward
+    the low end of the spectrum (Kaneda et al. §3.3; the reference code uses 10,000 Lanczos
+    vectors of one geometry, here hundreds per geometry over many geometries)."""
 
+    def __init__(self, shapes: list[tuple[int, ...]], per_size: int, vectors: int,
+                 rng: np.random.Generator, exact: bool = False):
+        self.entries: dict[tuple[int, ...], list[dict]] = {}
+        for shape in shapes:
+            for _ in range(per_size):
+                prob = random_problem(shape, rng)
+                _, U = ritz_vectors(prob.A, vectors, rng)
+                g = prob.grid
+                d, w = g.stencil(prob.A)
+                m, lk = grid_features(g)
+                entry = {"grid": g, "U": U.astype(np.float32), "mask": m, "logk": lk, "diag": d,
+                         "weights": w, "lu": spla.splu(sp.csc_matrix(prob.A)) if exact else None}
+                self.entries.setdefault(tuple(shape), []).append(entry)
 
-def make_batch(shape: tuple[int, ...], n_geom: int, per_geom: int, rng: np.random.Generator,
-               lanczos: int = 48) -> Batch:
-    """A batch of ``n_geom * per_geom`` samples on grids of ``shape``: mostly Ritz-vector
-    combinations, some CG residuals and some white noise, each scaled to unit RMS."""
-    rs, masks, logks, diags, rars = [], [], [], [], []
-    weights: list[list[np.ndarray]] = [[] for _ in shape]
-    for _ in range(n_geom):
-        prob = random_problem(shape, rng)
-        g = prob.grid
-        _, U = ritz_vectors(prob.A, lanczos, rng)
-        R = ritz_rhs(U, per_geom, rng)
-        lu = spla.splu(sp.csc_matrix(prob.A))
-        for i in range(per_geom):
-            u = rng.random()
-            if u < 0.2:
-                r = cg_residual(prob.A, rng.standard_normal(prob.size), int(rng.integers(1, 40)))
-            elif u < 0.3:
-                r = rng.standard_normal(prob.size)
-            else:
-                r = R[:, i]
-            r = r / (np.sqrt(np.mean(r * r)) + 1e-30)
-            rars.append(float(r @ lu.solve(r)))
-            rs.append(g.to_grid(r))
-            m, lk = grid_features(g)
-            masks.append(m)
-            logks.append(lk)
-            d, w = g.stencil(prob.A)
-            diags.append(d)
-            for a in range(len(shape)):
-                weights[a].append(w[a])
-    def add(xs: list[np.ndarray]) -> np.ndarray:
-        return np.stack(xs)[:, None].astype(np.float32)
+    def vectors(self) -> int:
+        """Ritz vectors held, over all geometries."""
+        return sum(e["U"].shape[1] for es in self.entries.values() for e in es)
 
-    return Batch(add(rs), add(masks), add(logks), add(diags), [add(w) for w in weights],
-                 np.asarray(rars, dtype=np.float64))
+    def batch(self, shape: tuple[int, ...], n_geom: int, per_geom: int, rng: np.random.Generator) -> Batch:
+        """``n_geom * per_geom`` right-hand sides ``Σ c_j u_j`` (unit RMS) on grids of ``shape``."""
+        es = self.entries[tuple(shape)]
+        rs, masks, logks, diags, rars = [], [], [], [], []
+        weights: list[list[np.ndarray]] = [[] for _ in shape]
+        for i in rng.choice(len(es), size=n_geom, replace=n_geom > len(es)):
+            e = es[int(i)]
+            R = ritz_rhs(e["U"].astype(np.float64), per_geom, rng)
+            for j in range(per_geom):
+                r = R[:, j] / (np.sqrt(np.mean(R[:, j] ** 2)) + 1e-30)
+                if e["lu"] is not None:
+                    rars.append(float(r @ e["lu"].solve(r)))
+                rs.append(e["grid"].to_grid(r))
+                masks.append(e["mask"])
+                logks.append(e["logk"])
+                diags.append(e["diag"])
+                for a in range(len(shape)):
+                    weights[a].append(e["weights"][a])
+
+        def add(xs: list[np.ndarray]) -> np.ndarray:
+            return np.stack(xs)[:, None].astype(np.float32)
+
+        return Batch(add(rs), add(masks), add(logks), add(diags), [add(w) for w in weights],
+                     np.asarray(rars, dtype=np.float64) if rars else None)

@@ -24,11 +24,17 @@ Operator = Callable[[np.ndarray], np.ndarray]
 _MODELS: dict[tuple, Any] = {}
 
 
-def cached_model(dim: int, weights: str | None, device: str, plain: bool = False) -> Any:
-    """:func:`learned.dcdm.model.load_model`, loaded once per (dimension, file, device)."""
-    key = (dim, weights, device, plain and weights is None)
+def cached_model(dim: int, weights: str | None, device: str, kind: str = "dcdm",
+                 seed: int | None = None) -> Any:
+    """:func:`learned.dcdm.model.load_model`, loaded once per (dimension, file, device, kind,
+    seed); a file is reloaded when it changed on disk."""
+    import os
+
+    on_disk = weights not in (None, "untrained") and os.path.isfile(weights)
+    stamp = os.stat(weights).st_mtime_ns if on_disk else 0
+    key = (dim, weights, device, kind, seed if weights == "untrained" else None, stamp)
     if key not in _MODELS:
-        _MODELS[key] = load_model(dim, weights, device, plain=plain)
+        _MODELS[key] = load_model(dim, weights, device, kind=kind, seed=seed)
     return _MODELS[key]
 
 
@@ -39,12 +45,12 @@ def grid_and_device(problem: LinearSystem, device: str | None) -> tuple[Any, str
     return grid, device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def torch_network(model: Any, grid: Any, device: str) -> Callable[[Any], Any]:
+def torch_network(model: Any, grid: Any, device: str, homogeneous: bool = False) -> Callable[[Any], Any]:
     """``F ↦ f(F)`` on (1, 1, *grid) float32 tensors on ``device``; the geometry part (gates,
     mask pyramid) is computed here, once per problem. Runs without autograd: inference mode
     for the shipped ``lite`` net, ``no_grad`` for SPDNet (it takes Gᵀ by autograd)."""
     mask_np, logk_np = grid_features(grid)
-    no_grad = torch.inference_mode if model.config.get("arch") == "lite" else torch.no_grad
+    no_grad = torch.inference_mode if model.config.get("arch") in ("lite", "cnn") else torch.no_grad
     with no_grad():
         mask = torch.from_numpy(mask_np)[None, None].to(device)
         logk = torch.from_numpy(logk_np)[None, None].to(device)
@@ -52,15 +58,21 @@ def torch_network(model: Any, grid: Any, device: str) -> Callable[[Any], Any]:
 
     def apply(field: Any) -> Any:
         with no_grad():
-            return model(field, mask, logk) if gates is None else model.apply(field, gates)
+            if homogeneous:  # f(s) = rms(s) · f(s / rms(s)) over the fluid cells
+                rms = (field.square().sum() / mask.sum()).sqrt().clamp_min(1e-30)
+                field = field / rms
+            out = model(field, mask, logk) if gates is None else model.apply(field, gates)
+            return out * rms if homogeneous else out
 
     return apply
 
 
-def grid_network(model: Any, grid: Any, device: str) -> Operator:
+def grid_network(model: Any, grid: Any, device: str, homogeneous: bool = False) -> Operator:
     """:func:`torch_network` for numpy: a float32 field of the grid's shape (C order) in, a
-    float32 field (zero on solid cells) out; the tensors go to ``device`` and back."""
-    net = torch_network(model, grid, device)
+    float32 field (zero on solid cells) out; the tensors go to ``device`` and back.
+    ``homogeneous``: the network on the unit-RMS field, scaled back (for a nonlinear net in
+    a V-cycle whose line-search scale is fixed once)."""
+    net = torch_network(model, grid, device, homogeneous)
     cpu = torch.device(device).type == "cpu"
 
     def apply(field: np.ndarray) -> np.ndarray:
@@ -72,14 +84,14 @@ def grid_network(model: Any, grid: Any, device: str) -> Operator:
 
 
 def network_operator(problem: LinearSystem, weights: str | None = None, device: str | None = None,
-                     linear: bool = False, model: Any = None) -> tuple[Operator, str]:
+                     linear: bool = False, model: Any = None, kind: str = "dcdm") -> tuple[Operator, str]:
     """``r ↦ f(r / rms(r))`` on the unknowns of ``problem`` (float64 in and out; step 2's
-    normalization), or with ``linear`` the network's linear map ``r ↦ f(r)`` (the normalized
-    output scaled back by ``rms(r)``; the shipped nets are linear in r), and its device.
-    ``model``: a loaded network instead of ``weights`` (training's validation)."""
+    normalization), or with ``linear`` the output scaled back by ``rms(r)`` (the map ``r ↦
+    f(r)`` of a network linear in r, learned-mg's), and its device. ``model``: a loaded
+    network instead of ``weights`` of ``kind`` (training's validation)."""
     grid, dev = grid_and_device(problem, device)
     if model is None:
-        model = cached_model(len(grid.shape), weights, dev, plain=True)
+        model = cached_model(len(grid.shape), weights, dev, kind)
     net = grid_network(model, grid, dev)
     idx = unknown_cells(grid)
     field = np.zeros(int(np.prod(grid.shape)), dtype=np.float32)

@@ -1,4 +1,4 @@
-"""SPD linear systems: Krylov methods, preconditioners, a direct solve and DCDM.
+"""SPD linear systems: Krylov methods, preconditioners, a direct solve, DCDM and learned-mg.
 
 Defaults (``benchmarks/results/linear.md``): a sparse direct solve up to 5,000 unknowns; above,
 AMG-preconditioned CG on grid Poisson problems (fastest wall-clock in our benchmark) and
@@ -8,7 +8,8 @@ IC(0)-PCG on other matrices. Every method's history holds the relative residual
 Modules: ``pcg`` (the one PCG loop and the methods built on it), ``precond`` (IC(0), AMG,
 symmetric Gauss–Seidel), ``grid`` (stencil kernels and the red-black V-cycle), ``direct``,
 ``_common`` (starting vector, residual history, the final check). DCDM's network and its
-iteration live in ``learned/dcdm`` (registered below by its dotted path).
+iteration and ``learned-mg`` (a learned linear multigrid cycle as PCG preconditioner) live in
+``learned/dcdm`` (registered below by their dotted paths).
 """
 
 from __future__ import annotations
@@ -26,12 +27,17 @@ def _finite_vector(value: Any) -> Any:
     return finite_vector(value)
 
 
-def _path(value: Any) -> str:
+def _weights(value: Any) -> str:
+    """``"untrained"`` or the path of an existing file (a clear error before any work)."""
     import os
 
     if not isinstance(value, (str, os.PathLike)):
-        raise ValueError(f"must be a file path, got {type(value).__name__}")
-    return os.fspath(value)
+        raise ValueError(f"must be 'untrained' or a file path, got {type(value).__name__}")
+    value = os.fspath(value)
+    if value != "untrained" and not os.path.isfile(value):
+        raise ValueError(f"weights file {value!r} does not exist (None: the shipped model, "
+                         "'untrained': its seeded initial weights, or a file written by `optbox train dcdm`)")
+    return value
 
 
 _TOL = tolerance(1e-6, "stop at ‖b − Ax‖ ≤ tol ‖b‖ (true residual)", low_open=True)
@@ -40,6 +46,10 @@ _X0 = Option("x0", object, None, "starting vector (None: zeros)", none=True, che
 _THREADS = positive_int("threads", None, "CPU threads for the red-black sweeps (None: NUMBA_NUM_THREADS)",
                         none=True)
 _KRYLOV = (_TOL, max_iter(None, "iteration cap (None: 10 n)"), _X0)
+_WEIGHTS = Option("weights", object, None, "network weights: None (the shipped model), 'untrained' "
+                  "(its seeded initial weights) or a file", none=True, check=_weights,
+                  accepts="'untrained' or a file path")
+_DEVICE = Option("device", str, None, "torch device, cpu or cuda (None: cuda when available)", none=True)
 
 LABEL = "relative residual"
 
@@ -123,16 +133,35 @@ METHODS = [
             max_iter(None, "iteration cap (None: 1000)"),
             _X0,
             Option("kept", int, 2, "directions kept for the A-orthogonalization", low=0),
-            Option("variant", str, "dcdm", "dcdm: Algorithm 1; fcg / pcg: the network inside "
-                   "flexible / plain PCG", choices=("dcdm", "fcg", "pcg")),
-            Option("weights", object, None, "network weights file (None: the shipped model)", none=True,
-                   check=_path, accepts="a file path"),
-            Option("device", str, None, "torch device, cpu or cuda (None: cuda when available)", none=True),
+            Option("variant", str, "dcdm", "dcdm: Algorithm 1; fpcg / pcg: the network inside "
+                   "flexible / plain PCG (fcg: old name of fpcg)", choices=("dcdm", "fpcg", "pcg", "fcg")),
+            _WEIGHTS,
+            _DEVICE,
+            Option("smooth", int, None, "red-black sweeps around the network (0: the network alone, "
+                   "the paper's direction; None: learned.dcdm.solve.DCDM_SMOOTH)", low=0, none=True),
+            _THREADS,
+        ),
+        description="deep conjugate directions: a nonlinear CNN proposes directions, A-orthogonalized "
+        "against the kept ones (grid Poisson problems)",
+        requires=("torch",),
+        history_label=LABEL,
+    ),
+    MethodSpec(
+        name="learned-mg",
+        problems=("LinearSystem",),
+        target="learned.dcdm.solve:solve_learned_mg",
+        options=(
+            _TOL,
+            max_iter(None, "iteration cap (None: 1000)"),
+            _X0,
+            _WEIGHTS,
+            _DEVICE,
             Option("smooth", int, None, "red-black sweeps around the network (0: the network alone; "
                    "None: 2 in 2-D, 6 in 3-D)", low=0, none=True),
             _THREADS,
         ),
-        description="deep conjugate directions: a CNN proposes directions (grid Poisson problems)",
+        description="CG preconditioned with a learned linear multigrid cycle inside red-black sweeps "
+        "(grid Poisson problems)",
         requires=("torch",),
         history_label=LABEL,
     ),
