@@ -1,12 +1,13 @@
-"""SPD linear systems: DCDM against CG, IC(0)-PCG, AMG-PCG and PyAMG on grid Poisson problems.
+"""SPD linear systems: learned-mg and DCDM against CG, IC(0)-PCG, AMG-PCG and PyAMG on grid Poisson problems.
 
 2-D Poisson with random obstacles (128² … 1024²) and 3-D (32³ … 128³); right-hand sides from a
 fluid-style divergence field and random; obstacle shapes the network never saw in training
 ("rings", "crosses") beside the training kinds. Every method runs to the same relative
 residual 1e-6 in one process; setup, network and solve seconds are reported. Threads: torch
 (the network's coarse levels), BLAS, scipy and PyAMG run on one; the red-black sweeps of
-``dcdm`` and ``pcg-sgs`` on ``NUMBA_NUM_THREADS`` (the cores; printed first), and
-``dcdm-t1`` is ``dcdm`` with its sweeps on one thread.
+``learned-mg`` and ``pcg-sgs`` on ``NUMBA_NUM_THREADS`` (the cores; printed first), and
+``learned-mg-t1`` is ``learned-mg`` with its sweeps on one thread. The learned-versus-untrained
+and DCDM-versus-PCG comparisons of issue 20 are in ``benchmarks/learned_dcdm.py``.
 
     python -m benchmarks.linear --quick
     python -m benchmarks.linear --sizes2d 128,256,512,1024 --sizes3d 32,64
@@ -22,12 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-METHODS = ["cg", "pcg-ic", "pcg-sgs", "amg", "pyamg", "dcdm", "dcdm-plain", "dcdm-fcg"]
-# dcdm: the default (the network inside DEFAULT_SWEEPS red-black Gauss–Seidel sweeps before and
-# after: 2 in 2-D, 6 in 3-D); pcg-sgs: the same sweeps without the network; dcdm-plain: the
-# paper's direction d = f(r) (smooth=0); dcdm-sN: N sweeps; dcdm-tN: sweeps on N threads;
-# dcdm-fcg: the default preconditioner inside flexible PCG; pyamg: the peer PyAMG's own solver
-# (smoothed-aggregation V-cycles, solve(problem, "pyamg")) beside amg (ours: one cycle as PCG preconditioner)
+METHODS = ["cg", "pcg-ic", "pcg-sgs", "amg", "pyamg", "learned-mg", "learned-mg-plain", "dcdm"]
+# learned-mg: the linear learned multigrid cycle as CG preconditioner inside DEFAULT_SWEEPS
+# red-black Gauss–Seidel sweeps (2 in 2-D, 6 in 3-D; the figures recorded as "dcdm" before
+# issue 20); pcg-sgs: the same sweeps without the network; learned-mg-plain: the network alone
+# (smooth=0); learned-mg-sN / -tN: N sweeps / sweeps on N threads; dcdm: the paper's nonlinear
+# CNN with A-orthogonalized directions (2-D weights only); dcdm-fpcg / dcdm-pcg: that network
+# inside flexible / plain PCG; pyamg: the peer PyAMG's own solver beside amg (ours: one cycle as
+# PCG preconditioner)
+LEARNED = ("learned-mg", "dcdm")
 
 
 def rings_and_crosses(shape: tuple[int, ...], kind: str, seed: int, density: float = 0.2) -> np.ndarray:
@@ -71,14 +75,14 @@ def run_one(problem, method: str, time_limit: float) -> dict:
 
     opts = {"tol": 1e-6}
     name = method
-    if method == "dcdm-fcg":
-        name, opts["variant"] = "dcdm", "fcg"
-    elif method == "dcdm-plain":
-        name, opts["smooth"] = "dcdm", 0
-    elif method.startswith("dcdm-s"):
-        name, opts["smooth"] = "dcdm", int(method[len("dcdm-s"):])
-    elif method.startswith("dcdm-t"):
-        name, opts["threads"] = "dcdm", int(method[len("dcdm-t"):])
+    if method in ("dcdm-fpcg", "dcdm-fcg", "dcdm-pcg"):
+        name, opts["variant"] = "dcdm", "pcg" if method == "dcdm-pcg" else "fpcg"
+    elif method == "learned-mg-plain":
+        name, opts["smooth"] = "learned-mg", 0
+    elif method.startswith("learned-mg-s"):
+        name, opts["smooth"] = "learned-mg", int(method[len("learned-mg-s"):])
+    elif method.startswith("learned-mg-t"):
+        name, opts["threads"] = "learned-mg", int(method[len("learned-mg-t"):])
     elif method == "pcg-sgs":  # the ablation: dcdm's default sweeps without the network
         from learned.dcdm.solve import DEFAULT_SWEEPS
 
@@ -126,9 +130,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"sweep threads (NUMBA_NUM_THREADS): {numba.config.NUMBA_NUM_THREADS}; "
           f"torch threads: {torch.get_num_threads() if torch else '-'}")
-    if torch is None and any(m.startswith("dcdm") for m in methods):
-        print("note: torch missing, dcdm skipped")
-        methods = [m for m in methods if not m.startswith("dcdm")]
+    if torch is None and any(m.startswith(LEARNED) for m in methods):
+        print("note: torch missing, learned methods skipped")
+        methods = [m for m in methods if not m.startswith(LEARNED)]
     try:
         import pyamg  # noqa: F401
     except ImportError:
@@ -155,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     for dim in sorted({c[0] for c in cases}):
         warm = make_problem(16 if dim == 2 else 8, dim, "spheres", "random", 0)
         for m in methods:
-            run_one(warm, m, args.time_limit)
+            try:
+                run_one(warm, m, args.time_limit)
+            except ValueError:  # no weights for this dimension: skipped again below
+                pass
 
     from benchmarks._report import plot_panels, progress, write_tables
 
@@ -164,11 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         prob = make_problem(n, dim, kind, rhs, args.seed + n)
         panel = f"{n}^{dim} {kind}{' (unseen)' if kind in ('rings', 'crosses') else ''}, {rhs}"
         for m in methods:
-            if m.startswith("dcdm"):
+            if m.startswith(LEARNED):
                 try:
-                    load_model(dim)
-                except FileNotFoundError:
-                    print(f"note: no {dim}-D DCDM weights, {m} skipped")
+                    load_model(dim, kind="dcdm" if m.startswith("dcdm") else "learned-mg")
+                except ValueError:
+                    print(f"note: no {dim}-D weights for {m}, skipped")
                     continue
             row = {"dim": dim, "grid": f"{n}^{dim}", "unknowns": prob.size, "kind": kind, "rhs": rhs}
             row.update(run_one(prob, m, args.time_limit))
@@ -192,10 +199,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def markdown(rows: list[dict], methods: list[str]) -> str:
-    """One line per case: iterations and total seconds per method, and the DCDM ratios."""
+    """One line per case: iterations and total seconds per method, and the learned-mg ratios."""
     keys = sorted({(r["dim"], r["unknowns"], r["grid"], r["kind"], r["rhs"]) for r in rows})
     head = ["grid", "obstacles", "rhs"] + [f"{m} it / s" for m in methods]
-    head += ["dcdm/cg it", "dcdm/ic it", "dcdm/cg s", "dcdm/amg s"]
+    head += ["mg/cg it", "mg/ic it", "mg/cg s", "mg/amg s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key in keys:
         sel = {r["method"]: r for r in rows
@@ -211,7 +218,7 @@ def markdown(rows: list[dict], methods: list[str]) -> str:
                 smoother = f" + smoother {r['smoother_s']:.2f}" if r.get("smoother_s") else ""
                 detail = (f" [setup {r['setup_s']:.2f} + net {r['network_s']:.2f} = {per:.1f} ms/it"
                           f"{smoother}]"
-                          if m.startswith("dcdm") and m != "dcdm-fcg" else "")
+                          if m.startswith(LEARNED) else "")
                 cells.append(f"{r['iterations']} / {r['total_s']:.2f}{detail}{flag}")
 
         def ratio(a: str, b: str, field: str, sel: dict = sel) -> str:
@@ -219,8 +226,8 @@ def markdown(rows: list[dict], methods: list[str]) -> str:
                 return f"{sel[a][field] / sel[b][field]:.2f}"
             return "–"
 
-        cells += [ratio("dcdm", "cg", "iterations"), ratio("dcdm", "pcg-ic", "iterations"),
-                  ratio("dcdm", "cg", "total_s"), ratio("dcdm", "amg", "total_s")]
+        cells += [ratio("learned-mg", "cg", "iterations"), ratio("learned-mg", "pcg-ic", "iterations"),
+                  ratio("learned-mg", "cg", "total_s"), ratio("learned-mg", "amg", "total_s")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
