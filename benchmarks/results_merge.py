@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("mip", "routing", "dag", "ot", "bcd", "linear")
+ORDER = ("structure", "mip", "routing", "dag", "ot", "bcd", "linear", "learned_udc", "learned_dcdm")
 
 HEADER = """# optbox benchmark results
 
