@@ -1,4 +1,5 @@
-"""MIP benchmark: optbox Balans vs plain SCIP vs the ``balans`` PyPI package (issue 4).
+"""MIP benchmark: optbox Balans vs plain SCIP vs the ``balans`` PyPI package (issue 4), and the
+peers HiGHS and CP-SAT on request.
 
 Protocol (full run): MIPLIB instances of ``../shared/benchdata/miplib`` (optima in solutions.txt)
 plus generated set cover, combinatorial auction, capacitated facility location and independent
@@ -10,6 +11,12 @@ peer on the mean integral per instance.
 
 For generated instances the best known value is the best objective found by any run here (or
 by a longer SCIP reference run with ``--reference-time``).
+
+Every method, ours (``balans``, ``scip``, the ablation variants) or a peer (``highs``,
+``cpsat``: registry methods, 1 thread), runs through ``solvers.solve`` with the same time limit
+and seed; ``--methods balans,scip,highs`` picks them (default: the protocol's). The ``balans``
+PyPI package (``balans_pkg``) is not a registry method and is still called by hand. CP-SAT
+refuses models with continuous variables: such a run is recorded as having no solution (gap 1).
 
     python3 -m benchmarks.mip --quick                # smoke run (< 4 min): 10 s, seed 0, 6 instances
     python3 -m benchmarks.mip --protocol quick30     # the record run: 30 s, seed 0, all instances
@@ -37,7 +44,10 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 MIPLIB_DIR = Path(__file__).resolve().parents[2] / "shared" / "benchdata" / "miplib"
-SOLVERS = ("balans", "scip", "balans_pkg")
+#: the protocols' solvers; SOLVERS: every name ``--methods`` takes (besides the ablation variants)
+PROTOCOL_SOLVERS = ("balans", "scip", "balans_pkg")
+PEERS = ("highs", "cpsat")  # registry peer methods, 1 thread as ours
+SOLVERS = PROTOCOL_SOLVERS + PEERS
 # The ablation (issue 27): which mechanism earns Balans' result. "balans_lns" is the paper's
 # Balans (first solution, then the bandit LNS alone: no hand-over to SCIP); "op:NAME" is that
 # LNS with the single operator NAME; "lns_random" picks arms uniformly; "lns_nocost" is the
@@ -69,8 +79,8 @@ GENERATED = {
 PROTOCOLS: dict[str, tuple[float, int, int, list[str] | None, tuple[str, ...]]] = {
     "quick": (10.0, 1, 1, ["50v-10", "gen-ip054", "pk1", "setcover-0", "cauction-0", "indset-0"],
               ("balans", "scip")),
-    "quick30": (30.0, 1, 1, None, SOLVERS),
-    "full": (60.0, 3, 3, None, SOLVERS),
+    "quick30": (30.0, 1, 1, None, PROTOCOL_SOLVERS),
+    "full": (60.0, 3, 3, None, PROTOCOL_SOLVERS),
 }
 
 
@@ -156,7 +166,8 @@ def run_optbox(method: str, problem: Any, limit: float, seed: int) -> dict[str, 
 
 
 def run_balans_pkg(problem: Any, path: Path, limit: float, seed: int) -> dict[str, Any] | None:
-    """The PyPI ``balans`` package (2.2.0) with its default configuration and a MaxRuntime stop.
+    """The PyPI ``balans`` package (2.2.0) with its default configuration and a MaxRuntime stop
+    (called by hand: it is not a registry method).
 
     Its start (first solution, up to 10 s by default) is outside its MaxRuntime, so its wall time
     may exceed ``limit``; incumbents after ``limit`` do not count in the integral or final value.
@@ -204,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=None, help="seeds 0..n-1 (protocol's)")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds start here (default 0)")
     parser.add_argument("--gen-seeds", type=int, default=None, help="generated instances per family")
-    parser.add_argument("--solvers", default="", help=f"comma list from {SOLVERS} (protocol's)")
+    parser.add_argument("--methods", "--solvers", dest="solvers", default="",
+                        help=f"comma list from {', '.join(SOLVERS)} (default: the protocol's)")
     parser.add_argument("--instances", default="", help="comma list of names or families (default all)")
     parser.add_argument("--reference-time", type=float, default=0.0,
                         help="extra SCIP run (seconds) for the best known value of generated instances")
@@ -235,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         ref = "balans_lns"
     bad = [s for s in solvers if s not in SOLVERS and s not in VARIANTS and not s.startswith("op:")]
     if bad:
-        parser.error(f"unknown solvers {bad}; choose from {SOLVERS}")
+        parser.error(f"unknown methods {bad}; choose from {', '.join(SOLVERS)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     only = [s for s in args.instances.split(",") if s] or p_only
@@ -261,7 +273,14 @@ def main(argv: list[str] | None = None) -> int:
                         solvers = [s for s in solvers if s != "balans_pkg"]
                         continue
                 else:
-                    r = run_optbox(solver, problem, limit, seed)
+                    try:
+                        r = run_optbox(solver, problem, limit, seed)
+                    except ValueError as exc:  # a peer refusing the model (cpsat: continuous variables)
+                        if solver not in PEERS:
+                            raise
+                        notes.append(f"{solver} on {name}: {exc}")
+                        r = {"objective": None, "wall": float("nan"), "status": "error", "history": [],
+                             "iterations": 0, "feasible": False}
                 r["history"] = _incumbents(r["history"], problem.maximize, limit)
                 r["final"] = r["history"][-1][1] if r["history"] else None
                 runs[solver, seed] = r

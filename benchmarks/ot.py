@@ -5,13 +5,14 @@ Every solver's returned plan is checked by us: err = ||P1 - a||_1 + ||P^T 1 - b|
 counts as converged.  A peer that does not get there within 10x the time of optbox's default
 (``sns``; at least ``--min-budget`` seconds) is reported as not converged.
 
-POT has neither a time limit nor our stopping test, so each POT method is first run in
-warm-started chunks (5 iterations, then 20% of the iterations so far) until its plan meets
-the target or 3x the budget is spent (every chunk rebuilds POT's kernel); its time is then one
-clean, separately timed run with exactly the number of iterations the search found (kernel
-built once, as a user who knew the count would run it), not converged if over the budget.
-Runs under 0.5 s (ours and POT's) are repeated and the best of three kept.
-regot runs once with ``tol=1e-10`` and a Newton-iteration cap.
+Every method, ours or a peer, runs through ``solvers.solve`` with ``tol = 1e-8`` (its own
+marginal-error test) and the budget as its time limit (sns, which sets the budget: 600 s).
+POT is the registry method ``pot`` (``variant`` = POT's ``ot.sinkhorn`` method), which the
+adapter runs in warm-started slices, so its time includes that slicing (one kernel rebuild per
+slice of 0.1-0.5 s); a POT run that ends past the budget, by its last slice, is not converged.
+Runs under 0.5 s (ours and POT's) are repeated and the best of three kept.  regot is not a
+registry method: it runs once, by hand, with ``tol=1e-10`` and a Newton-iteration cap.
+``--methods sns,sinkhorn,pot,regot`` picks the rows (sns always runs: the budget is 10x its time).
 
 Outputs (``--out``): ot.csv / ot.json / ot.md (tables) and ot_curves.png (marginal error vs
 time, one panel per (family, n, reg), one line per solver).  Usage:
@@ -23,7 +24,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 
 TARGET = 1e-8
+#: what ``--methods`` picks: ours (sinkhorn-log only in ``--iters``) and the peers
+METHODS = ("sns", "sinkhorn", "sinkhorn-log", "pot", "regot")
 
 
 def _err(p: Any, P: np.ndarray | None) -> float:
@@ -107,65 +109,31 @@ def run_optbox(p: Any, method: str, limit: float) -> dict:
     return {"time": dt, "iters": it, "err": err, "curve": (curve[0] + [r.runtime], curve[1] + [err])}
 
 
-def _pot_fn(method: str) -> Any:
-    import ot
+def run_pot(p: Any, variant: str, budget: float, tol: float = TARGET) -> dict:
+    """POT's Sinkhorn ``variant`` as the registry method ``pot``: time to ``tol`` by the adapter's
+    own marginal-error test, cut at ``budget`` seconds (its time limit)."""
+    from solvers import Status, solve
 
-    return {"sinkhorn": ot.bregman.sinkhorn_knopp, "sinkhorn_log": ot.bregman.sinkhorn_log,
-            "sinkhorn_stabilized": ot.bregman.sinkhorn_stabilized}[method]
-
-
-def _pot_warm(p: Any, method: str, log: dict) -> tuple[np.ndarray, np.ndarray] | None:
-    with np.errstate(divide="ignore"):
-        if method == "sinkhorn":
-            warm = (np.log(log["u"]), np.log(log["v"]))
-        elif method == "sinkhorn_log":
-            warm = (log["log_u"], log["log_v"])
-        else:
-            warm = (p.reg * log["logu"], p.reg * log["logv"])
-    if not (np.all(np.isfinite(warm[0])) and np.all(np.isfinite(warm[1]))):
-        return None
-    return warm
-
-
-def run_pot(p: Any, method: str, budget: float) -> dict:
-    """Chunked search for the iteration count that reaches TARGET, then one clean timed run."""
-    fn = _pot_fn(method)
-    warm = None
-    total, its, chunk, err = 0.0, 0, 5, float("inf")
-    ts, es = [], []
-    while True:
-        t = time.perf_counter()
-        with np.errstate(all="ignore"):
-            P, log = fn(p.a, p.b, p.C, p.reg, numItermax=chunk, stopThr=1e-14, log=True, warn=False,
-                        warmstart=warm)
-        total += time.perf_counter() - t
-        its += chunk
-        err = _err(p, P)
-        ts.append(total)
-        es.append(err)
-        if err <= TARGET or total > 3 * budget:  # the search rebuilds the kernel per chunk
-            break
-        warm = _pot_warm(p, method, log)
-        if warm is None:
-            break
-        chunk = max(5, its // 5)
-    if err > TARGET:
-        return {"time": total, "iters": f"{its} (cut)", "err": err, "curve": (ts, es)}
-    def clean() -> np.ndarray:
-        with np.errstate(all="ignore"):
-            return fn(p.a, p.b, p.C, p.reg, numItermax=its, stopThr=1e-14, warn=False)
+    def once() -> Any:
+        return solve(p, "pot", variant=variant, tol=tol, max_iter=None, time_limit=budget)
 
     t = time.perf_counter()
-    P = clean()
-    dt = _best_of(clean, time.perf_counter() - t)
-    if dt > budget:  # converges, but not within the budget: reported as not converged
-        return {"time": dt, "iters": f"{its} (over budget)", "err": float("inf"), "curve": (ts, es)}
-    return {"time": dt, "iters": str(its), "err": _err(p, P), "curve": (ts, es)}
+    r = once()
+    first = time.perf_counter() - t
+    err = _err(p, r.solution)
+    curve = ([h[0] for h in r.history], [h[1] for h in r.history])
+    if err > tol:
+        why = "cut" if r.status == Status.TIME_LIMIT else str(r.status)
+        return {"time": first, "iters": f"{r.iterations} ({why})", "err": err, "curve": curve}
+    dt = _best_of(once, first)
+    if dt > budget:  # converged, but past the budget by the last slice: not converged
+        return {"time": dt, "iters": f"{r.iterations} (over budget)", "err": float("inf"), "curve": curve}
+    return {"time": dt, "iters": str(r.iterations), "err": err, "curve": curve}
 
 
 def _regot_child(conn: Any, C: np.ndarray, a: np.ndarray, b: np.ndarray, reg: float, method: str,
                  max_iter: int) -> None:
-    import regot
+    import regot  # by hand: regot is not a registry method
 
     t = time.perf_counter()
     r = getattr(regot, method)(np.asfortranarray(C), a, b, reg, tol=1e-10, max_iter=max_iter)
@@ -196,29 +164,26 @@ def run_regot(p: Any, method: str, max_iter: int, budget: float) -> dict:
 
 
 def run_ab(p: Any, rounds: int, budget: float) -> dict:
-    """Side-by-side check of the sns / POT-Sinkhorn ratio: POT's iteration count is found as in
-    ``run_pot``, then ``rounds`` alternating runs of each (sns with tol = TARGET, POT's clean run
-    with that count); the minimum wall time and the minimum CPU time of the running thread
+    """Side-by-side check of the sns / POT-Sinkhorn ratio: ``rounds`` alternating runs of sns and
+    of ``pot`` (variant ``sinkhorn``), both through ``solve`` with tol = TARGET and ``budget`` as
+    the time limit; the minimum wall time and the minimum CPU time of the running thread
     (time.thread_time, which a loaded machine inflates less) are kept for each."""
     from solvers import solve
 
-    pot = run_pot(p, "sinkhorn", budget)
-    m = re.match(r"\d+", pot["iters"])
-    its = int(m.group()) if m else 0
-    fn = _pot_fn("sinkhorn")
     runs = {
-        "sns": lambda: solve(p, method="sns", tol=TARGET).solution,
-        "pot": lambda: fn(p.a, p.b, p.C, p.reg, numItermax=its, stopThr=1e-14, warn=False),
+        "sns": lambda: solve(p, method="sns", tol=TARGET, time_limit=budget),
+        "pot": lambda: solve(p, "pot", variant="sinkhorn", tol=TARGET, max_iter=None, time_limit=budget),
     }
     best = {k: [np.inf, np.inf] for k in runs}
-    errs = {}
+    errs, its = {}, 0
     for _ in range(rounds):
         for k, f in runs.items():
             w, c = time.perf_counter(), time.thread_time()
             with np.errstate(all="ignore"):
-                P = f()
+                r = f()
             best[k] = [min(best[k][0], time.perf_counter() - w), min(best[k][1], time.thread_time() - c)]
-            errs[k] = _err(p, P)
+            errs[k] = _err(p, r.solution)
+            its = r.iterations if k == "pot" else its
     return {"pot_iters": its, "pot_conv": bool(errs["pot"] <= TARGET), "sns_err": errs["sns"],
             "sns_wall": best["sns"][0], "sns_cpu": best["sns"][1], "pot_wall": best["pot"][0],
             "pot_cpu": best["pot"][1]}
@@ -245,17 +210,35 @@ PAPER_CLAIM = ("paper (n=500, eps=1/1200): random 29 vs 56,199 it.; MNIST-L2 53 
                "MNIST-L1 777 vs 5,748")
 
 
-def _iters_row(p: Any, tol: float, budget: float, regot_max_iter: int) -> dict:
+#: the --iters rows: (name, method, options); pot and regot are the peers
+ITERS_ROWS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("sns", "sns", {}), ("sns n1=5", "sns", {"n1": 5}), ("sns paper", "sns", {"sparsify": "paper"}),
+    ("sinkhorn", "sinkhorn", {"max_iter": 10_000_000}),
+    ("sinkhorn-log", "sinkhorn-log", {"max_iter": 10_000_000}),
+    ("POT sinkhorn_log", "pot", {"variant": "sinkhorn_log"}), ("regot ssns", "regot", {}))
+
+
+def _iters_row(p: Any, tol: float, budget: float, regot_max_iter: int,
+               rows: tuple[tuple[str, str, dict[str, Any]], ...] = ITERS_ROWS) -> dict:
     """Iterations (every sweep and Newton step) and seconds of sns (both sparsifications),
     Sinkhorn (the stabilized scaling form: the same iterates as log-domain Sinkhorn, so the
     same count, at a fraction of the cost), optbox and POT log-domain Sinkhorn and regot ssns."""
     from solvers import solve
 
     out: dict[str, tuple[Any, float, float]] = {}
-    for name, method, opts in (("sns", "sns", {}), ("sns n1=5", "sns", {"n1": 5}),
-                               ("sns paper", "sns", {"sparsify": "paper"}),
-                               ("sinkhorn", "sinkhorn", {"max_iter": 10_000_000}),
-                               ("sinkhorn-log", "sinkhorn-log", {"max_iter": 10_000_000})):
+    for name, method, opts in rows:
+        try:  # a missing or failing peer is a data point
+            if method == "pot":
+                pot = run_pot(p, opts["variant"], budget, tol)
+                out[name] = (pot["iters"], pot["time"], pot["err"])
+                continue
+            if method == "regot":
+                rg = run_regot(p, "sinkhorn_ssns", regot_max_iter, budget)
+                out[name] = (rg["iters"], rg["time"], rg["err"])
+                continue
+        except Exception as exc:  # noqa: BLE001
+            out[name] = (f"error {type(exc).__name__}", float("nan"), float("inf"))
+            continue
         t = time.perf_counter()
         r = solve(p, method=method, tol=tol, time_limit=budget, **opts)
         err = _err(p, r.solution)
@@ -264,23 +247,14 @@ def _iters_row(p: Any, tol: float, budget: float, regot_max_iter: int) -> dict:
             its = f"{its} ({r.stats['sinkhorn_iterations']}+{r.stats['newton_iterations']}N" \
                   f"+{r.stats['newton_sweeps']})"
         out[name] = (its, time.perf_counter() - t, err)
-    try:
-        pot = run_pot(p, "sinkhorn_log", budget)
-        out["POT sinkhorn_log"] = (pot["iters"], pot["time"], pot["err"])
-    except Exception as exc:  # noqa: BLE001 - a missing or failing peer is a data point
-        out["POT sinkhorn_log"] = (f"error {type(exc).__name__}", float("nan"), float("inf"))
-    try:
-        rg = run_regot(p, "sinkhorn_ssns", regot_max_iter, budget)
-        out["regot ssns"] = (rg["iters"], rg["time"], rg["err"])
-    except Exception as exc:  # noqa: BLE001
-        out["regot ssns"] = (f"error {type(exc).__name__}", float("nan"), float("inf"))
     return out
 
 
 def main_iters(cases: list[tuple[str, int, float]], tol: float, budget: float, regot_max_iter: int,
-               out: Path) -> None:
+               out: Path, methods: set[str] | None = None) -> None:
     """``--iters``: the paper's metric, iterations to ``tol``, with seconds, per solver."""
-    names = ("sns", "sns n1=5", "sns paper", "sinkhorn", "sinkhorn-log", "POT sinkhorn_log", "regot ssns")
+    rows = tuple(r for r in ITERS_ROWS if methods is None or r[1] in methods)
+    names = [r[0] for r in rows]
     head = ["case"] + [f"{n} it / s" for n in names] + ["Sinkhorn it / sns it"]
     lines = [f"Iterations to ||P1-a||_1 + ||P^T1-b||_1 <= {tol:g} (every Sinkhorn sweep and Newton "
              f"step counted; sns: (sweeps + Newton steps N + sweeps between Newton steps)), and "
@@ -288,11 +262,12 @@ def main_iters(cases: list[tuple[str, int, float]], tol: float, budget: float, r
              "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for fam, n, reg in cases:
         p = make(fam, n, reg)
-        res = _iters_row(p, tol, budget, regot_max_iter)
-        sns_it, sk_it = res["sns"][0], res["sinkhorn"][0]
+        res = _iters_row(p, tol, budget, regot_max_iter, rows)
         ratio = "n/a"
-        if isinstance(sk_it, int) and res["sns"][2] <= tol:
-            ratio = f"{sk_it / int(str(sns_it).split()[0]):.0f}x"
+        if "sns" in res and "sinkhorn" in res:
+            sns_it, sk_it = res["sns"][0], res["sinkhorn"][0]
+            if isinstance(sk_it, int) and res["sns"][2] <= tol:
+                ratio = f"{sk_it / int(str(sns_it).split()[0]):.0f}x"
         cells = [f"{fam} n={p.C.shape[0]} reg={reg:g}"]
         cells += [f"{res[k][0]} / {res[k][1]:.2f}" + ("" if res[k][2] <= tol else " (n.c.)") for k in names]
         lines.append("| " + " | ".join(cells + [ratio]) + " |")
@@ -312,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--families", nargs="*")
     ap.add_argument("--peers", nargs="*", help="subset of: sinkhorn sinkhorn_log sinkhorn_stabilized "
                     "sinkhorn_ssns sinkhorn_sparse_newton")
+    ap.add_argument("--methods", default=",".join(METHODS),
+                    help=f"comma list of methods from {','.join(METHODS)} (default all; sns always "
+                    "runs: the peers' budget is 10x its time; pot / regot run the --peers variants)")
     ap.add_argument("--regot-max-iter", type=int, default=500)
     ap.add_argument("--min-budget", type=float, default=1.0, help="least seconds a peer gets")
     ap.add_argument("--max-budget", type=float, default=float("inf"),
@@ -323,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
                     "seconds to --tol of sns (both sparsifications), Sinkhorn, POT, regot")
     ap.add_argument("--tol", type=float, default=1e-9, help="target of --iters")
     args = ap.parse_args(argv)
+    methods = {m.strip() for m in args.methods.split(",") if m.strip()}
+    if methods - set(METHODS):
+        ap.error(f"unknown methods {sorted(methods - set(METHODS))}; choose from {', '.join(METHODS)}")
     for var in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     from benchmarks._report import plot_panels, progress, write_tables
@@ -336,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                            "sinkhorn_sparse_newton"])
     peers: list[tuple[str, str]] = []
     notes = []
-    try:
+    try:  # POT runs as the registry method "pot" (variant = its ot.sinkhorn method)
         import ot  # noqa: F401
 
         peers += [(f"POT {m}", m) for m in want if m.startswith("sinkhorn") and "newton" not in m
@@ -349,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         peers += [(f"regot {m}", m) for m in want if m in ("sinkhorn_ssns", "sinkhorn_sparse_newton")]
     except ImportError:
         notes.append("regot not installed (pip install regot): skipped")
+    peers = [(name, m) for name, m in peers if name.split()[0].lower() in methods]
     from solvers.warmup import tiny_instance, warm_up
 
     for method in ("sns", "sinkhorn"):  # numba kernels compiled (or loaded from the cache) untimed
@@ -357,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         main_iters([(f, n, r) for f in (args.families or ["clouds", "gmm", "random"])
                     for n in (args.sizes or [1000]) for r in (args.regs or [1e-2, 1e-3, 1e-4])],
                    args.tol, args.max_budget if np.isfinite(args.max_budget) else 120.0,
-                   args.regot_max_iter, Path(args.out))
+                   args.regot_max_iter, Path(args.out), methods)
         return 0
     if args.ab:
         main_ab([(f, n, r) for f in fams for n in sizes for r in regs], args.ab,
@@ -371,7 +353,9 @@ def main(argv: list[str] | None = None) -> int:
         _prefault(4 * p.C.nbytes)
         ours = run_optbox(p, "sns", 600.0)
         budget = min(max(10 * ours["time"], args.min_budget), args.max_budget)
-        res = {"optbox sns": ours, "optbox sinkhorn": run_optbox(p, "sinkhorn", budget)}
+        res = {"optbox sns": ours}
+        if "sinkhorn" in methods:
+            res["optbox sinkhorn"] = run_optbox(p, "sinkhorn", budget)
         for name, m in peers:
             try:
                 res[name] = (run_pot(p, m, budget) if name.startswith("POT")
@@ -410,7 +394,7 @@ def _table(rows: list[dict]) -> str:
         pots = [r for name, r in rs.items() if name.startswith("POT") and r["converged"]]
         best = min(pots, key=lambda r: r["time_s"]) if pots else None
         anypot = any(name.startswith("POT") for name in rs)
-        sk = rs["optbox sinkhorn"]
+        sk = rs.get("optbox sinkhorn")
         rg = rs.get("regot sinkhorn_ssns")
         over = f">{s['budget_s'] / ts:.0f}x" if ts == ts else ">?"  # not within the peers' budget
         if best:
@@ -424,8 +408,9 @@ def _table(rows: list[dict]) -> str:
             reg_s = f"{rg['time_s']:.3f} ({rg['iters']}) | {rg['time_s'] / ts:.2f} | "
         else:
             reg_s = f"n.c. ({rg['iters']}, err {rg['err']:.0e}) | {over} | "
+        sk_s = "- |" if sk is None else f"{sk['time_s']:.3f} |" if sk["converged"] else "n.c. |"
         lines.append(f"| {k[0]} | {k[1]} | {k[2]:.3g} | {s['time_s']:.3f} ({s['iters']}) | {s['err']:.1e} | "
-                     + pot + reg_s + (f"{sk['time_s']:.3f} |" if sk["converged"] else "n.c. |"))
+                     + pot + reg_s + sk_s)
     return "\n".join(lines)
 
 

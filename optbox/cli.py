@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("suite", help="ot, bcd, mip, dag, routing, linear or all")
     p.add_argument("--quick", action="store_true", help="a few minutes per suite")
     p.add_argument("--out", default=None, help="output folder (default benchmarks/out/SUITE)")
+    p.add_argument("--methods", default=None, metavar="A,B,...",
+                   help="comma list of methods to run, ours or peers (e.g. sns,pot; default: the suite's)")
     return parser
 
 
@@ -263,6 +265,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     failed = []
     for suite in suites:
         argv = ["--quick"] if args.quick else []
+        if args.methods:
+            argv += ["--methods", args.methods]
         out = Path(args.out) / suite if args.out and len(suites) > 1 else args.out
         out = Path(out) if out else Path("benchmarks") / "out" / suite
         argv += ["--out", str(out)]

@@ -66,3 +66,17 @@ def test_merge_takes_the_best_known_value_over_all_split_runs(tmp_path) -> None:
     # DIR:solver keeps only that solver's runs of the folder
     assert main(["--merge", f"{tmp_path / 'a'}:scip,{tmp_path / 'b'}", "--out", str(tmp_path / "s")]) == 0
     assert [r["solver"] for r in json.loads((tmp_path / "s" / "mip.json").read_text())] == ["scip"]
+
+
+def test_methods_runs_a_peer_through_solve(tmp_path) -> None:
+    """--methods takes the peers (highs here) beside ours; an unknown name is refused."""
+    with pytest.raises(SystemExit):
+        main(["--methods", "balans,nope", "--out", str(tmp_path)])
+    pytest.importorskip("highspy")
+    if not (MIPLIB_DIR / "gen-ip054.mps.gz").exists():
+        pytest.skip("benchdata not available")
+    assert main(["--protocol", "quick", "--time", "1", "--instances", "gen-ip054",
+                 "--methods", "highs", "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "mip.json").read_text())
+    assert [r["solver"] for r in rows] == ["highs"]
+    assert rows[0]["objective"] is not None and 0.0 <= rows[0]["primal_gap"] <= 1.0

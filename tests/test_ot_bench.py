@@ -54,3 +54,18 @@ def test_ab_mode_times_both_solvers(capsys) -> None:
     assert 0 < r["sns_cpu"] <= r["sns_wall"] + 1e-3 and r["pot_wall"] > 0
     assert bench.main(["--ab", "1", "--sizes", "40", "--regs", "0.05", "--families", "random"]) == 0
     assert "POT/sns cpu" in capsys.readouterr().out
+
+
+def test_methods_pick_the_rows(tmp_path) -> None:
+    """--methods sns,pot: sns (the budget's reference) and POT's rows only, POT through solve()."""
+    pytest.importorskip("ot")
+    pytest.importorskip("matplotlib")
+    argv = ["--sizes", "36", "--regs", "0.05", "--families", "random", "--methods", "sns,pot",
+            "--peers", "sinkhorn", "sinkhorn_ssns", "--min-budget", "0.5", "--out", str(tmp_path)]
+    assert bench.main(argv) == 0
+    rows = json.loads((tmp_path / "ot.json").read_text())
+    assert {r["solver"] for r in rows} == {"optbox sns", "POT sinkhorn"}
+    pot = next(r for r in rows if r["solver"] == "POT sinkhorn")
+    assert pot["converged"] and float(pot["err"]) <= bench.TARGET
+    with pytest.raises(SystemExit):
+        bench.main(["--methods", "sns,nope"])
