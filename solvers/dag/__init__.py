@@ -1,5 +1,8 @@
 """DAG structure learning: TOPO topological swaps, NOTEARS, exhaustive search for tiny d.
 
+All three respect the problem's prior knowledge (forbidden / required edges, tiers) and work
+on its centred data (``DAGLearning(X, standardize=...)``).
+
 Every method records a score of its current unthresholded graph (history label "score"):
 exhaustive search and NOTEARS the data-fit loss Q(W), TOPO the sum of its node fits' losses
 (L1 term included); the returned objective is ``problem.objective`` of the thresholded DAG.
@@ -33,8 +36,18 @@ METHODS = [
         target="solvers.dag.topo:solve_topo",
         options=(
             _threshold(),
+            Option("threshold_on", str, "weights", "compare the threshold with |w_ij| ('weights') or "
+                   "with the unit-free |w_ij| sd_i / sd_j ('standardized', for raw data in mixed units)",
+                   choices=("weights", "standardized")),
             positive_int("n_restarts", None, "starting orders (None: 3 up to d = 20, then 1)", none=True),
-            Option("init", object, None, "a starting order (permutation) or DAG tried first", none=True),
+            Option("init", object, None, "a starting order (permutation), a DAG, or 'notears' / 'dagma' "
+                   "(run that method first) tried before the default starts", none=True,
+                   accepts="a permutation, a (d, d) DAG, 'notears' or 'dagma'"),
+            Option("add_default_starts", bool, True,
+                   "also try the variance-sorted and random starts (False: init alone)"),
+            Option("candidates", str, "all", "large candidate set: every order-violating pair "
+                   "(a local minimum over all swaps) or the paper's size max(1.5d, small)",
+                   choices=("all", "paper")),
             Option("l2", float, 1e-6, "ridge of the node regressions", low=0.0),
             tolerance(1e-10, "least relative score gain of a swap"),
             max_iter(10_000, "most swap sweeps over all restarts (None: no cap)"),

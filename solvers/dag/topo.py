@@ -2,15 +2,20 @@
 Ravikumar, ICML 2023).
 
 Outer level (Algorithm 1): the search is over topological orders pi. For a fixed order the
-score separates over nodes and each node regresses on all of its predecessors (the inner
-problem, eq. 4). Candidate swaps come from the gradient of the acyclicity function
-h(W) = -log det(I - |W|): [grad h]_ij = [(I - |W|)^{-1}]_ji is the weight of the directed
-paths j ~> i, so it vanishes exactly when adding i -> j keeps the graph acyclic (Lemma 2).
-Order-violating pairs with the smallest gradient are the cheapest structural changes: the
-small candidate set is tried first, the large one when the small set has no improving swap;
-improving swaps are applied best first on non-overlapping position intervals, and only the
-nodes between the swapped positions are refitted. The search stops at a local minimum (no
-improving swap in the large set), which is a KKT point of the constrained problem (Thm. 3).
+score separates over nodes and each node regresses on all of its (allowed) predecessors (the
+inner problem, eq. 4; :mod:`solvers.dag.search`). Candidate swaps come from the gradient of
+the acyclicity function h(W) = -log det(I - |W|): [grad h]_ij = [(I - |W|)^{-1}]_ji is the
+weight of the directed paths j ~> i, so it vanishes exactly when adding i -> j keeps the graph
+acyclic (Lemma 2). Order-violating pairs with the smallest gradient are the cheapest
+structural changes: the small candidate set is tried first, the large one when the small set
+has no improving swap; improving swaps are applied best first on non-overlapping position
+intervals, and only the nodes between the swapped positions are refitted. The search stops
+when no swap in the large set improves the score. With ``candidates="all"`` (the default)
+the large set is every order-violating pair, so the result is a local minimum over all swaps
+of the order, the neighbourhood of the paper's KKT statement (Theorem 3); with
+``candidates="paper"`` both sets have the paper's sizes (:func:`candidate_sizes`), faster but
+with no such certificate. Prior knowledge (forbidden / required edges, tiers) restricts the
+parents and the orders (swaps that break a precedence are skipped).
 """
 
 from __future__ import annotations
@@ -23,20 +28,24 @@ from problems import DAGLearning
 
 from ..context import SolveContext
 from ..result import Result
+from ..stop import StopReason
 from .inner import NodeFitter
+from .search import CholeskySearch, OrderSearch, linear_extension
+
+__all__ = ["OrderSearch", "CholeskySearch", "acyclicity_gradient", "candidate_sizes", "solve_topo"]
 
 
-def candidate_sizes(d: int) -> tuple[int, int]:
+def candidate_sizes(d: int, candidates: str = "all") -> tuple[int, int]:
     """Sizes of the small and large candidate sets.
 
-    Small: min(1.5d, sqrt(d)(d-1)log10 d, d(d-1)/2) as in the paper. Large: every pair up to
-    d = 60 (measured: the paper's max(1.5d, small) leaves SHD 5-19 at d = 50 where all pairs
-    reach SHD 0-1), 10d beyond.
+    Small: min(1.5d, sqrt(d)(d-1)log10 d, d(d-1)/2) (the paper's choice, design.md §5).
+    Large: every order-violating pair (``"all"``) or the paper's max(1.5d, small)
+    (``"paper"``; measured: leaves SHD 5-19 at d = 50 where all pairs reach SHD 0-1).
     """
     pairs = d * (d - 1) // 2
-    small = int(min(1.5 * d, np.sqrt(d) * (d - 1) * np.log10(max(d, 2)), pairs))
-    large = pairs if d <= 60 else min(pairs, 10 * d)
-    return max(small, 1), max(large, small, 1)
+    small = max(int(min(1.5 * d, np.sqrt(d) * (d - 1) * np.log10(max(d, 2)), pairs)), 1)
+    large = pairs if candidates == "all" else int(max(1.5 * d, small))
+    return small, max(large, small, 1)
 
 
 def acyclicity_gradient(W: np.ndarray) -> np.ndarray:
@@ -45,75 +54,43 @@ def acyclicity_gradient(W: np.ndarray) -> np.ndarray:
     return np.linalg.inv(np.eye(d) - np.abs(W)).T
 
 
-def _candidates(W: np.ndarray, pos: np.ndarray, size: int, score_grad: np.ndarray) -> list[tuple[int, int]]:
-    """Order-violating pairs (i after j in pi): among the 4*size with the smallest
-    [grad h]_ij (cheapest to make acyclic), the ``size`` with the largest |[grad Q]_ij|
-    (the most score to gain from an edge i -> j)."""
-    G = acyclicity_gradient(W)
-    i_idx, j_idx = np.nonzero(pos[:, None] > pos[None, :])  # i comes after j
+def _candidates(search: OrderSearch, size: int, score_grad: np.ndarray) -> list[tuple[int, int]]:
+    """Order-violating pairs (i after j in pi) whose edge i -> j is allowed and whose swap
+    keeps the precedences: among the 4*size with the smallest [grad h]_ij (cheapest to make
+    acyclic), the ``size`` with the largest |[grad Q]_ij| (most score to gain from i -> j)."""
+    pos, allowed = search.pos, search.fitter.allowed
+    i_idx, j_idx = np.nonzero((pos[:, None] > pos[None, :]) & allowed)
     if i_idx.size == 0:
         return []
-    pool = np.argsort(G[i_idx, j_idx], kind="stable")[: 4 * size]
-    benefit = np.abs(score_grad[i_idx[pool], j_idx[pool]])
-    take = pool[np.argsort(-benefit, kind="stable")[:size]]
-    return [(int(i_idx[k]), int(j_idx[k])) for k in take]
+    if size < i_idx.size:
+        try:
+            G = acyclicity_gradient(search.W)[i_idx, j_idx]
+        except np.linalg.LinAlgError:
+            G = np.zeros(i_idx.size)
+        pool = np.argsort(G, kind="stable")[: 4 * size]
+        benefit = np.abs(score_grad[i_idx[pool], j_idx[pool]])
+        take = pool[np.argsort(-benefit, kind="stable")[:size]]
+    else:
+        take = np.argsort(-np.abs(score_grad[i_idx, j_idx]), kind="stable")
+    pairs = [(int(i_idx[k]), int(j_idx[k])) for k in take]
+    return [(i, j) for i, j in pairs if search.allowed_swap(i, j)] if search.constrained else pairs
 
 
-class OrderSearch:
-    """State of one descent: the order, per-node losses/weights, and swap evaluation."""
-
-    def __init__(self, fitter: NodeFitter, order: np.ndarray):
-        self.fitter = fitter
-        self.order = np.array(order, dtype=np.int64)
-        self.d = self.order.size
-        self.pos = np.empty(self.d, dtype=np.int64)
-        self.pos[self.order] = np.arange(self.d)
-        self.W = np.zeros((self.d, self.d))
-        self.losses = np.zeros(self.d)
-        for p in range(self.d):
-            self._refit_at(p)
-
-    def _refit_at(self, p: int, order: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-        order = self.order if order is None else order
-        j = int(order[p])
-        parents = order[:p]
-        loss, w = self.fitter.fit(j, parents)
-        if order is self.order:
-            self.losses[j] = loss
-            self.W[:, j] = 0.0
-            self.W[parents, j] = w
-        return loss, w
-
-    @property
-    def score(self) -> float:
-        return float(self.losses.sum())
-
-    def swap_gain(self, i: int, j: int) -> float:
-        """Score decrease when nodes i and j exchange positions (only nodes between refit)."""
-        p, q = sorted((int(self.pos[i]), int(self.pos[j])))
-        trial = self.order.copy()
-        trial[p], trial[q] = trial[q], trial[p]
-        before = float(self.losses[self.order[p:q + 1]].sum())
-        after = 0.0
-        for r in range(p, q + 1):
-            after += self.fitter.fit(int(trial[r]), trial[:r])[0]
-        return before - after
-
-    def apply_swap(self, i: int, j: int) -> None:
-        p, q = sorted((int(self.pos[i]), int(self.pos[j])))
-        self.order[p], self.order[q] = self.order[q], self.order[p]
-        self.pos[self.order] = np.arange(self.d)
-        for r in range(p, q + 1):
-            self._refit_at(r)
+def make_search(fitter: NodeFitter, order: np.ndarray) -> OrderSearch:
+    """The Cholesky search where it applies (l2, no L1, no forbidden edges), else refits."""
+    p = fitter.problem
+    fast = p.loss == "l2" and p.lambda1 == 0 and not fitter.masked
+    return (CholeskySearch if fast else OrderSearch)(fitter, order)
 
 
 class Incumbent:
     """The best graph of all descents so far, as ``ctx.record`` wants it: ``build`` makes the
     thresholded, refitted solution only when a callback or a salvage asks for it."""
 
-    def __init__(self, fitter: NodeFitter, threshold: float):
+    def __init__(self, fitter: NodeFitter, threshold: float, standardized: bool = False):
         self.fitter = fitter
         self.threshold = threshold
+        self.standardized = standardized
         self.W: np.ndarray | None = None
         self.score = np.inf
 
@@ -122,12 +99,14 @@ class Incumbent:
             self.W, self.score = search.W.copy(), search.score
 
     def build(self) -> np.ndarray | None:
-        return None if self.W is None else solution(self.fitter, self.W, self.threshold)
+        return None if self.W is None else solution(self.fitter, self.W, self.threshold, self.standardized)
 
 
-def solution(fitter: NodeFitter, W: np.ndarray, threshold: float) -> np.ndarray:
-    """The thresholded graph with its kept support refitted."""
-    return fitter.refit_support(np.where(np.abs(W) >= threshold, W, 0.0), threshold)
+def solution(fitter: NodeFitter, W: np.ndarray, threshold: float, standardized: bool = False) -> np.ndarray:
+    """The thresholded graph with its kept support refitted (required edges kept); with
+    ``standardized`` the threshold applies to |w_ij| sd_i / sd_j."""
+    keep = (fitter.effect_scale(standardized) * np.abs(W) >= threshold) | fitter.required
+    return fitter.refit_support(np.where(keep, W, 0.0), threshold, standardized)
 
 
 def descend(search: OrderSearch, ctx: SolveContext, sizes: tuple[int, int], tol: float,
@@ -140,20 +119,21 @@ def descend(search: OrderSearch, ctx: SolveContext, sizes: tuple[int, int], tol:
     for _ in ctx.iterations(max_iter, start=stats["sweeps"]):
         stats["sweeps"] += 1
         improved = False
-        for size in sizes:
+        for size in dict.fromkeys(sizes):  # the large set only if it differs from the small
             gains = []
-            for i, j in _candidates(search.W, search.pos, size, search.fitter.score_gradient(search.W)):
+            grad = search.fitter.score_gradient(search.W)
+            for k, (i, j) in enumerate(_candidates(search, size, grad)):
                 gain = search.swap_gain(i, j)
                 if gain > tol * max(1.0, abs(search.score)):
                     gains.append((gain, i, j))
-                if ctx.should_stop():
+                if k % 16 == 0 and ctx.should_stop():
                     return False
             if not gains:
                 continue
             gains.sort(key=lambda g: -g[0])
             used: list[tuple[int, int]] = []
             for _, i, j in gains:
-                p, q = sorted((int(search.pos[i]), int(search.pos[j])))
+                p, q = search.positions(i, j)
                 if any(not (q < a or p > b) for a, b in used):
                     continue
                 before = search.score
@@ -175,49 +155,70 @@ def descend(search: OrderSearch, ctx: SolveContext, sizes: tuple[int, int], tol:
     return False
 
 
-def initial_orders(problem: DAGLearning, n_restarts: int, rng: np.random.Generator,
-                   init: Any) -> list[np.ndarray]:
-    """Starting orders: a given order / graph, sorted marginal variance, then random ones."""
+def _init_order(problem: DAGLearning, ctx: SolveContext, init: Any, threshold: float) -> np.ndarray:
+    """The order of ``init``: a permutation, a DAG (its topological order), or ``"notears"`` /
+    ``"dagma"`` (run that method first and start from its graph)."""
     d = problem.n_nodes
+    if isinstance(init, str):
+        from .chain import chained_graph
+
+        W0 = chained_graph(problem, ctx, init.lower(), threshold)
+        init = W0
+    arr = np.asarray(init)
+    if arr.ndim == 2:
+        from problems.dag_simulation import topological_order
+
+        if arr.shape != (d, d):
+            raise ValueError(f"init graph must be ({d}, {d}), got {arr.shape}")
+        try:
+            return np.array(topological_order(np.abs(arr) > 0), dtype=np.int64)
+        except ValueError:
+            raise ValueError("init graph must be acyclic") from None
+    if arr.ndim != 1 or sorted(arr.tolist()) != list(range(d)):
+        raise ValueError(f"init order must be a permutation of range({d})")
+    return arr.astype(np.int64)
+
+
+def initial_orders(problem: DAGLearning, ctx: SolveContext, n_restarts: int, init: Any,
+                   add_default_starts: bool, threshold: float) -> list[np.ndarray]:
+    """Starting orders: ``init`` first, then (``add_default_starts``) the order of increasing
+    marginal variance and random permutations up to ``n_restarts`` default starts."""
     orders: list[np.ndarray] = []
     if init is not None:
-        arr = np.asarray(init)
-        if arr.ndim == 2:
-            import networkx as nx
-
-            G = nx.DiGraph((np.abs(arr) > 0).astype(int))
-            if not nx.is_directed_acyclic_graph(G):
-                raise ValueError("init graph must be acyclic")
-            orders.append(np.array(list(nx.topological_sort(G)), dtype=np.int64))
-        else:
-            if sorted(arr.tolist()) != list(range(d)):
-                raise ValueError(f"init order must be a permutation of range({d})")
-            orders.append(arr.astype(np.int64))
-    orders.append(np.argsort(problem.X.var(axis=0), kind="stable"))
-    while len(orders) < max(1, n_restarts):
-        orders.append(rng.permutation(d))
-    return orders[: max(1, n_restarts)] if init is None else orders[: max(1, n_restarts) + 1]
+        orders.append(_init_order(problem, ctx, init, threshold))
+        if ctx.reason == StopReason.CONVERGED:
+            ctx.reason = None  # the chained method converged; TOPO's own loop decides next
+    if add_default_starts:
+        orders.append(np.argsort(problem.X.var(axis=0), kind="stable"))
+        while len(orders) < n_restarts + (init is not None):
+            orders.append(ctx.rng.permutation(problem.n_nodes))
+    return [linear_extension(o, problem.precedence) for o in orders]
 
 
-def solve_topo(problem: DAGLearning, ctx: SolveContext, *, threshold: float, n_restarts: int | None,
-               init: Any, l2: float, tol: float, max_iter: int | None) -> Result:
+def solve_topo(problem: DAGLearning, ctx: SolveContext, *, threshold: float, threshold_on: str,
+               n_restarts: int | None, init: Any, add_default_starts: bool, candidates: str, l2: float,
+               tol: float, max_iter: int | None) -> Result:
     """TOPO with restarts; the best local minimum is thresholded and its support refitted.
 
-    ``n_restarts`` (None: 3 up to d = 20, then 1) counts the starting orders: sorted
-    marginal variance first, then random permutations from ``seed``; ``init`` (an order or a
-    DAG, e.g. NOTEARS' output) is tried before them, making TOPO a post-processor.  The status
-    is converged when every descent reached its local minimum."""
+    ``n_restarts`` (None: 3 up to d = 20, then 1) counts the default starting orders: sorted
+    marginal variance first, then random permutations from ``seed``; ``init`` (an order, a
+    DAG, or "notears" / "dagma" to chain that method) is tried before them, making TOPO a
+    post-processor, and alone with ``add_default_starts=False``. The status is converged when
+    every descent reached its local minimum. ``threshold_on="standardized"`` thresholds the
+    unit-free effects |w_ij| sd_i / sd_j instead of the weights (for raw data in mixed units)."""
     if n_restarts is None:
         n_restarts = 3 if problem.n_nodes <= 20 else 1
+    if init is None and not add_default_starts:
+        raise ValueError("add_default_starts=False needs an init order, graph or method")
     fitter = NodeFitter(problem, l2=l2)
-    d = problem.n_nodes
-    sizes = candidate_sizes(d)
+    sizes = candidate_sizes(problem.n_nodes, candidates)
     stats: dict[str, Any] = {"swaps": 0, "sweeps": 0, "restarts": 0, "candidate_sizes": sizes,
                              "local_minimum": False}
     best: OrderSearch | None = None
-    incumbent = Incumbent(fitter, threshold)
-    for order in initial_orders(problem, n_restarts, ctx.rng, init):
-        search = OrderSearch(fitter, order)
+    standardized = threshold_on == "standardized"
+    incumbent = Incumbent(fitter, threshold, standardized)
+    for order in initial_orders(problem, ctx, n_restarts, init, add_default_starts, threshold):
+        search = make_search(fitter, order)
         incumbent.offer(search)
         ctx.record(search.score, extra={"restart": stats["restarts"]}, iteration=stats["swaps"],
                    incumbent=incumbent.build)
@@ -229,7 +230,7 @@ def solve_topo(problem: DAGLearning, ctx: SolveContext, *, threshold: float, n_r
         if not finished:
             break
     assert best is not None
-    W = solution(fitter, best.W, threshold)
+    W = solution(fitter, best.W, threshold, standardized)
     stats["order"] = best.order.tolist()
     stats["unthresholded_score"] = best.score
     stats["edges"] = int(np.count_nonzero(W))
