@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import sys
 import tempfile
 from typing import Any
 
@@ -39,12 +40,38 @@ def model_file(problem: MIP) -> str:
     return path
 
 
+_BANNER_SHOWN = False
+
+
+def quiet_highs() -> Any:
+    """A ``highspy.Highs`` with its output off. HiGHS prints its start-up banner from the C++
+    constructor of the process's first instance, before any option can be set: that first
+    construction runs with the process's standard output (file descriptor 1) sent to /dev/null."""
+    import highspy
+
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _BANNER_SHOWN = True
+    h.setOptionValue("output_flag", False)
+    return h
+
+
 def read_highs(problem: MIP) -> Any:
     """A quiet ``highspy.Highs`` holding ``problem``."""
     import highspy
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = quiet_highs()
     path = model_file(problem)
     try:
         if h.readModel(path) == highspy.HighsStatus.kError:

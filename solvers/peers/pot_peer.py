@@ -1,13 +1,18 @@
 """POT (Flamary et al.) entropic optimal transport: ``ot.sinkhorn`` with ``method=`` passed through
 (our option ``variant``: ``method`` is ``solve``'s own argument).
 
-POT's Sinkhorn has no time limit and no callback, so it is run in slices: ``numItermax``
-sweeps at a time, each slice warm-started from the last one's scalings (the slice length
-adapts to the clock, 0.1-0.5 s). Between slices the L1 marginal error
-``||P1 - a||_1 + ||P^T1 - b||_1`` of POT's plan is recorded (history label "marginal error",
-as our OT methods) and the stopping criteria are asked, so time limits, Ctrl-C and a
-callback's stop take effect within one slice. The run converges when the plan's marginal
-error is at most ``tol``. The objective is the problem's regularized primal value of the plan.
+POT's Sinkhorn has no time limit and no callback, so it is run in slices: at most
+``numItermax`` sweeps at a time, each slice warm-started from the last one's scalings. The
+first slice is sized from the plan's size (about 0.05 s), the next ones from the measured time
+per sweep to fill ``SLICE`` (0.25 s) or the time left, so a run takes a few slices. Inside a
+slice POT stops itself with its own test (``stopThr``: the L2 norm of the column-marginal error,
+checked every 10th sweep), set to ``tol`` over the ratio of our L1 error to that L2 norm
+(measured at each slice's end), so a slice ends as soon as the plan is converged. Between
+slices the L1 marginal error ``||P1 - a||_1 + ||P^T1 - b||_1`` of POT's plan is recorded
+(history label "marginal error", as our OT methods) and the stopping criteria are asked, so
+time limits, Ctrl-C and a callback's stop take effect within one slice. The run converges when
+the plan's marginal error is at most ``tol``; ``iterations`` counts the sweeps POT ran.
+The objective is the problem's regularized primal value of the plan.
 ``sinkhorn`` (POT's ``sinkhorn_knopp``) underflows for small ``reg``: the result then says so
 (status ``error``); ``sinkhorn_log`` (the default) and ``sinkhorn_stabilized`` do not.
 """
@@ -25,7 +30,7 @@ from problems import OptimalTransport
 from ..context import SolveContext
 from ..result import Result, Status
 from ..stop import StopReason
-from ._common import peer_info
+from ._common import next_slice, peer_info
 
 METHODS = ("sinkhorn_log", "sinkhorn", "sinkhorn_stabilized")
 
@@ -44,6 +49,19 @@ def _warm(method: str, log: dict, reg: float) -> tuple[np.ndarray, np.ndarray] |
     return warm
 
 
+#: seconds per sweep and plan entry assumed before one is measured (a loaded machine's pace):
+#: POT's ``sinkhorn_log`` takes two logsumexps a sweep, the others two products with the kernel
+_SWEEP_COST = {"sinkhorn_log": 1e-7, "sinkhorn": 5e-9, "sinkhorn_stabilized": 1e-8}
+#: seconds the first slice aims at (later ones: ``SLICE``, from the measured pace)
+_FIRST = 0.05
+
+
+def _sweeps(log: dict, steps: int) -> int:
+    """The sweeps POT ran in a slice of at most ``steps`` (its log keeps the last index)."""
+    last = log.get("niter", log.get("n_iter"))
+    return steps if last is None else min(int(last) + 1, steps)
+
+
 def solve_pot(problem: OptimalTransport, ctx: SolveContext, *, variant: str, tol: float,
               max_iter: int | None) -> Result:
     """POT's Sinkhorn ``variant`` (its ``method=``) in warm-started slices until the marginal
@@ -53,7 +71,9 @@ def solve_pot(problem: OptimalTransport, ctx: SolveContext, *, variant: str, tol
     method = variant
     a, b, C, reg = problem.a, problem.b, problem.C, problem.reg
     warm, plan, err = None, None, np.inf
-    done, chunk, slices = 0, 1, 0  # the slice doubles while it takes under 0.1 s
+    ratio = 0.5 * np.sqrt(len(b))  # our L1 error over POT's L2 column error (measured after a slice)
+    chunk = int(np.clip(_FIRST / (_SWEEP_COST[method] * C.size), 1, 10_000))
+    done, slices = 0, 0
     message = ""
     for _ in ctx.iterations(None):
         if max_iter is not None and done >= max_iter:
@@ -63,26 +83,31 @@ def solve_pot(problem: OptimalTransport, ctx: SolveContext, *, variant: str, tol
         t0 = time.perf_counter()
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            P, log = ot.sinkhorn(a, b, C, reg, method=method, numItermax=steps, stopThr=0.0,
+            P, log = ot.sinkhorn(a, b, C, reg, method=method, numItermax=steps, stopThr=0.9 * tol / ratio,
                                  log=True, warn=False, warmstart=warm)
         dt = time.perf_counter() - t0
-        done += steps
+        ran = _sweeps(log, steps)
+        done += ran
         slices += 1
         P = np.asarray(P, dtype=np.float64)
         if not np.all(np.isfinite(P)):
             message = f"POT's {method} broke down (non-finite plan; reg too small for it?): " \
                       "try method='sinkhorn_log'"
             break
-        plan, err = P, problem.marginal_error(P)
+        col = P.sum(0) - b
+        plan, err = P, float(np.abs(P.sum(1) - a).sum() + np.abs(col).sum())  # problem.marginal_error
         ctx.record(err, iteration=done, incumbent=plan)
         if err <= tol:
             ctx.converged()
             break
+        l2 = float(np.linalg.norm(col))
+        if l2 > 0:
+            ratio = max(1.0, err / l2)
         warm = _warm(method, log, reg)
         if warm is None:
             message = f"POT's {method} scalings broke down: try method='sinkhorn_log'"
             break
-        chunk = int(min(5000, max(1, chunk * 2 if dt < 0.1 else chunk // 2 if dt > 0.5 else chunk)))
+        chunk = next_slice(ctx, ran, dt)
     stats: dict[str, Any] = {"peer": peer_info("ot", "POT"), "method": method, "slices": slices,
                              "marginal_error": err if plan is not None else None}
     if plan is None:
