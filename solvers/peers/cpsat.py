@@ -104,7 +104,7 @@ def solve_cpsat(problem: MIP, ctx: SolveContext, *, workers: int, gap: float) ->
     st = cp_model
     stats.update(cpsat_status=solver.status_name(code), branches=int(solver.num_branches))
     if code == st.INFEASIBLE:
-        return ctx.result(status=Status.INFEASIBLE, stats=stats)
+        return ctx.result(status=Status.INFEASIBLE, stats=stats, message="CP-SAT: the model is infeasible")
     if code == st.MODEL_INVALID:
         return ctx.result(status=Status.ERROR, message=solver.solution_info() or "invalid model",
                           stats=stats)

@@ -149,8 +149,8 @@ def solve_highs(problem: MIP, ctx: SolveContext, *, gap: float, threads: int,
     if bound is not None and not np.isfinite(bound):
         bound = None
     if not has_sol or status in (Status.INFEASIBLE, Status.UNBOUNDED):
-        message = "" if status in (Status.INFEASIBLE, Status.UNBOUNDED) else \
-            f"HiGHS found no solution ({stats['model_status']})"
+        message = f"HiGHS: {stats['model_status']}" if status in (Status.INFEASIBLE, Status.UNBOUNDED) \
+            else f"HiGHS found no solution ({stats['model_status']})"
         return ctx.result(status=status, bound=bound, message=message, stats=stats,
                           iterations=int(info.mip_node_count))
     solution = as_dict(problem, names, h.getSolution().col_value)

@@ -180,6 +180,9 @@ def solve_sklearn_logistic(problem: L1LogisticRegression, ctx: SolveContext, *, 
     slices of epochs)."""
     from sklearn.linear_model import LogisticRegression
 
+    if np.unique(problem.y).size < 2:
+        raise ValueError("sklearn: LogisticRegression needs both classes in y (this one has a single "
+                         "class); use method='bcd'")
     n = problem.A.shape[0]
     C = 1.0 / (problem.alpha * n) if problem.alpha > 0 else 1e12
     stats: dict[str, Any] = {"peer": peer_info("sklearn", "scikit-learn"), "solver": solver, "C": C}

@@ -82,8 +82,9 @@ def solve_lkh(problem: TSP, ctx: SolveContext, *, runs: int | None, max_trials: 
         return ctx.result(message="stopped before LKH started", stats=stats)
     out, killed = run_in_child(ctx, _lkh, (params, text), grace=grace)
     if killed:
-        return ctx.result(message="LKH-3 was stopped before it returned a tour (elkai cannot be "
-                          "interrupted: its process was killed)", stats=stats)
+        return ctx.result(status=Status.ERROR, stats=stats,
+                          message="LKH-3 was stopped before it returned a tour (elkai cannot be "
+                          "interrupted: its process was killed); give it more time")
     tour = np.asarray(out[:n], dtype=np.int64) - 1
     objective = problem.objective(tour)
     ctx.record(objective, iteration=1, incumbent=tour)
