@@ -1,5 +1,5 @@
-"""Numba kernels for insertion starts (UDC divide stage): random insertion (the paper's ablation)
-and the cheapest-insertion step it shares with the learned-order insertion of ``_construct``.
+"""Numba kernels of the random-insertion start (UDC divide stage, the paper's ablation start):
+the cheapest-insertion step and the bucket grid it uses.
 The step looks only at the tour edges next to the ``K`` nearest nodes already in the tour (a
 bucket grid over the unit box), so building a tour costs O(n K) instead of O(n^2)."""
 

@@ -2,10 +2,12 @@
 
 TSP: the tour is cut into segments of ``segment`` nodes whose end points stay fixed, every
 segment is improved as an open path (2-opt / Or-opt) and kept only if shorter (conquer); the
-cut points are then shifted by half a segment and the conquer repeated (reunion). CVRP: the
+cut points are then shifted by half a segment, then by random offsets, and the conquer repeated
+(reunion, :func:`reunion_offsets`). CVRP: the
 routes, ordered by polar angle around the depot, are grouped into sub-problems of about
 ``segment`` customers improved by the capacity-aware granular search of ``local-search``; the
-reunion shifts the groups. The training reward (``train.py``) runs the same TSP rounds.
+reunion shifts the groups. The training reward (``train.py``) runs the same code
+(:func:`dcr_tsp`, :func:`dcr_cvrp`).
 """
 
 from __future__ import annotations
@@ -54,10 +56,31 @@ def conquer(tour: np.ndarray, improver: TourImprover, segment: int, offset: int)
     return np.roll(tour, offset), improved
 
 
-def reunion_round(tour: np.ndarray, improver: TourImprover, segment: int, r: int) -> np.ndarray:
-    """Round ``r`` of the reunion (Alg. 1): one :func:`conquer` pass with the cut points shifted
-    by r * segment / 2 (the training reward runs the same rounds)."""
-    return conquer(tour, improver, segment, (r * segment) // 2 % max(1, tour.size))[0]
+def reunion_offsets(segment: int, rounds: int, rng: np.random.Generator) -> np.ndarray:
+    """Cut-point offsets of the ``rounds`` conquer passes (Alg. 1): 0 (the conquer), then
+    segment / 2 (the first reunion, §4.3), then distinct random offsets (seeded by ``rng``);
+    all distinct modulo ``segment`` while ``rounds <= segment``."""
+    first = [0, segment // 2][:rounds]
+    pool = np.setdiff1d(np.arange(segment), first)
+    more = rng.permutation(pool)[: max(0, rounds - len(first))].tolist()
+    extra = rng.integers(0, segment, size=max(0, rounds - len(first) - len(more))).tolist()
+    return np.asarray(first + more + extra, dtype=np.int64)
+
+
+def reunion_round(tour: np.ndarray, improver: TourImprover, segment: int, offset: int) -> np.ndarray:
+    """One reunion round (Alg. 1): a :func:`conquer` pass with the cut points at ``offset``."""
+    return conquer(tour, improver, segment, int(offset) % max(1, tour.size))[0]
+
+
+def dcr_tsp(tour: np.ndarray, improver: TourImprover, segment: int, offsets: np.ndarray,
+            stop=None) -> np.ndarray:
+    """Conquer + reunion of one divided tour (the rounds at ``offsets``): what ``solve_udc``
+    runs and what the DCR training reward measures (``train.py``)."""
+    for off in offsets:
+        if stop is not None and stop():
+            break
+        tour = reunion_round(tour, improver, segment, off)
+    return tour
 
 
 def _path_len(path: np.ndarray, coords: np.ndarray, matrix: np.ndarray, code: int) -> float:
@@ -103,3 +126,22 @@ def conquer_cvrp(problem: CVRP, improver: TourImprover, state: RouteState, neigh
         cvrp_ils(problem, improver, state, neigh, ctx, iterations, rng, allowed=allowed, record=False)
     state.restore_best()
     return len(groups)
+
+
+def dcr_cvrp(problem: CVRP, improver: TourImprover, routes: list[np.ndarray], neigh: np.ndarray,
+             segment: int, offsets: np.ndarray, ctx: SolveContext, rng: np.random.Generator,
+             iterations: int | None = None) -> RouteState:
+    """Conquer + reunion of one divided CVRP solution: every route 2-opt'ed, then one
+    :func:`conquer_cvrp` pass per offset (in customers; turned into a shift of whole routes).
+    What ``solve_udc`` runs and what the DCR training reward measures."""
+    from solvers.routing.local_search import improve_route
+
+    routes = [improve_route(improver, r, improver.neigh) for r in routes]
+    state = RouteState(problem, routes)
+    per_route = max(1.0, (problem.n_nodes - 1) / max(1, len(routes)))
+    its = max(1, segment // 4) if iterations is None else iterations
+    for off in offsets:
+        if ctx.should_stop():
+            break
+        conquer_cvrp(problem, improver, state, neigh, segment, int(round(off / per_route)), ctx, rng, its)
+    return state

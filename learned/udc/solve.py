@@ -1,13 +1,13 @@
-"""``udc``: divide (learned heatmap or random insertion) - conquer (segment 2-opt/Or-opt with fixed
-ends) - reunion (shifted cut points, r rounds), Zheng et al. NeurIPS 2024, Alg. 1 / §4.2-4.3.
+"""``udc``: divide (learned heatmap or random insertion) - conquer (segment
+2-opt/Or-opt with fixed ends) - reunion (cut points shifted by n/2, then at random), Zheng et
+al. NeurIPS 2024, Alg. 1 / §4.1-4.3; then (``polish``) iterated local search with the time left.
 
 Registered in ``solvers/routing/__init__.py`` by its path (``learned.udc.solve:solve_udc``).
-The stages live in :mod:`learned.udc.divide` and :mod:`learned.udc.conquer`; the remaining time
-goes to iterated local search on the whole tour (``local-search``'s ILS). CVRP: the divider's
-giant tour (depot included) is split optimally into capacity-feasible routes (Prins); the
-conquer step improves groups of about ``segment`` customers (routes adjacent by polar angle)
-with the capacity-aware granular search, the reunion shifts the groups; the remaining time
-goes to the ruin-and-recreate ILS of ``local-search``.
+The stages live in :mod:`learned.udc.divide` and :mod:`learned.udc.conquer`.  ``starts``
+solutions are divided and each one conquered + reunited (the paper's x_K sampling); the best
+goes on.  CVRP: the conquer improves groups of about ``segment`` customers (routes adjacent by
+polar angle) with the capacity-aware granular search; the polish is the ruin-and-recreate ILS
+of ``local-search``.  ``stats["stages"]`` = the objective after divide, conquer and polish.
 """
 
 from __future__ import annotations
@@ -18,88 +18,89 @@ from problems import CVRP, TSP
 from solvers.context import SolveContext
 from solvers.result import Result
 from solvers.routing.local_search import (
-    RouteState,
     TourImprover,
     cvrp_cost,
     cvrp_ils,
     cvrp_neighbours,
-    improve_route,
     neighbour_lists,
-    split_routes,
 )
 
-from .conquer import conquer_cvrp, reunion_round
-from .divide import divide_tsp
+from .conquer import dcr_cvrp, dcr_tsp, reunion_offsets
+from .divide import divide
 
 
-def solve_udc(problem: TSP | CVRP, ctx: SolveContext, *, start: str, starts: int, segment: int,
-              rounds: int, polish: bool, refresh: int | None, kicks: int | None) -> Result:
-    """Divide - conquer - reunion (Alg. 1), then ILS polish with the remaining time (or ``kicks``
-    kicks / ruin-and-recreate rounds; default 20 n without a time limit, as ``local-search``).
+def network(problem: TSP | CVRP, weights):
+    """The divider: shipped weights (None), the seeded initial network (``"untrained"``) or a
+    weights file (a clear ``ValueError`` if it is not one for this problem type)."""
+    from . import model as M
 
+    kind = "cvrp" if isinstance(problem, CVRP) else "tsp"
+    if isinstance(weights, str) and weights == "untrained":
+        return M.untrained(kind).to(M.device())
+    return M.load(kind, path=weights).to(M.device())
+
+
+def solve_udc(problem: TSP | CVRP, ctx: SolveContext, *, start: str, weights, starts: int,
+              segment: int, rounds: int, polish: bool, refresh: int | None,
+              kicks: int | None) -> Result:
+    """Divide ``starts`` solutions, conquer + reunite each (``rounds`` passes at
+    :func:`reunion_offsets`), keep the best, then ILS polish with the remaining time (or
+    ``kicks`` kicks / ruin-and-recreate rounds; 20 n without a time limit, as ``local-search``).
     ``refresh``: heatmap recomputed every ``refresh`` construction steps on the unvisited nodes
-    (default max(50, n // 4); 0 = one heatmap for the whole construction)."""
+    (None or 0: one heatmap, as trained)."""
     if kicks is None and ctx.time_limit is None:
         kicks = 20 * problem.n_nodes
     rng = ctx.rng
-    every = max(50, problem.n_nodes // 4) if refresh is None else refresh
-    tour, how = divide_tsp(problem, start, starts, rng, refresh=every, stop=ctx.should_stop)
+    cvrp = isinstance(problem, CVRP)
+    net = None
+    if start == "learned" and problem.coords is not None and problem.distance_code != 5:
+        from . import model  # noqa: F401  - imports torch: seconds on a cold start, not interruptible
+
+        if ctx.should_stop():  # asked to stop meanwhile: the cheap start, no network
+            start = "random-insertion"
+        else:
+            net = network(problem, weights)
+    sols, how = divide(problem, start, starts, rng, net, refresh or 0, ctx.should_stop)
     improver = TourImprover(problem, neighbour_lists(problem, 10))
-    L0 = improver.length(tour)
-    is_tsp = not isinstance(problem, CVRP)  # the CVRP history holds route lengths only
-    if is_tsp:
-        ctx.record(L0, iteration=0, incumbent=tour)
-    done = 0
-    for r in ctx.iterations():
-        if r >= rounds:
+    offsets = reunion_offsets(segment, rounds, rng)
+    divided = [problem.objective([r.tolist() for r in s]) if cvrp else improver.length(s) for s in sols]
+    L0 = float(min(divided))
+    ctx.record(L0, iteration=0, incumbent=(lambda s=sols[int(np.argmin(divided))]: s))
+    neigh = cvrp_neighbours(problem) if cvrp else None
+    best, best_len, done = None, np.inf, 0
+    for i in ctx.iterations():
+        if i >= len(sols):
             break
-        tour = reunion_round(tour, improver, segment, r)  # a new array: recorded tours stay as they are
+        if cvrp:
+            state = dcr_cvrp(problem, improver, sols[i], neigh, segment, offsets, ctx, rng)
+            length = cvrp_cost(state, improver, best=True)
+        else:
+            state = dcr_tsp(sols[i], improver, segment, offsets, ctx.should_stop)
+            length = improver.length(state)
         done += 1
-        if is_tsp:
-            ctx.record(improver.length(tour), iteration=done, incumbent=tour)
-    conquered = improver.length(tour)
-    if isinstance(problem, CVRP):
-        return _finish_cvrp(problem, ctx, improver, tour, polish, how, L0, conquered, segment, rounds,
-                            kicks)
+        if length < best_len:
+            best, best_len = state, length
+            ctx.record(length, iteration=done,
+                       incumbent=best.solution if cvrp else (lambda t=best: t))
+    if best is None:  # stopped before the first conquer: the best divided solution
+        j = int(np.argmin(divided))
+        best = dcr_cvrp(problem, improver, sols[j], neigh, segment, offsets[:0], ctx, rng) if cvrp \
+            else sols[j]
+    L1 = float(problem.objective(best.solution()) if cvrp else improver.length(best))
     done_kicks = 0
     if polish and not ctx.should_stop():
-        tour = improver.descend(tour.copy())
-        tour, done_kicks = improver.iterate(tour, ctx, kicks, rng)
-    if ctx.reason is None:  # every round and kick ran
+        if cvrp:
+            done_kicks = cvrp_ils(problem, improver, best, neigh, ctx, kicks, rng)
+        else:
+            best = improver.descend(best.copy())
+            best, done_kicks = improver.iterate(best, ctx, kicks, rng)
+    if ctx.reason is None:  # every start, round and kick ran
         ctx.finished()
-    return ctx.result(solution=tour, objective=problem.objective(tour), iterations=done,
-                      stats={"start": how, "divided": L0, "conquered": conquered, "kicks": done_kicks})
-
-
-def _finish_cvrp(problem: CVRP, ctx: SolveContext, improver: TourImprover, giant: np.ndarray,
-                 polish: bool, how: str, L0: float, conquered: float, segment: int,
-                 rounds: int, max_kicks: int | None) -> Result:
-    """Split the divided giant tour into routes (Prins), conquer sub-problems of ~``segment``
-    customers with the capacity-aware granular search for ``rounds`` shifted reunion rounds,
-    then (``polish``) ruin-and-recreate ILS on the whole solution until the time limit (or
-    ``max_kicks`` rounds). ``state.best`` always holds feasible routes: the incumbent."""
-    routes = [improve_route(improver, r, improver.neigh) for r in split_routes(problem, improver, giant)]
-    split_obj = problem.objective(routes)
-    ctx.record(split_obj, incumbent=[r.tolist() for r in routes])
-    neigh = cvrp_neighbours(problem)
-    state = RouteState(problem, routes)
-    rng = ctx.rng
-    done = 0
-    per_route = max(1.0, (problem.n_nodes - 1) / max(1, len(routes)))
-    kicks = 0
-    for r in ctx.iterations():
-        if r >= rounds:
-            break
-        shift = int(round(r * segment / (2 * per_route)))
-        conquer_cvrp(problem, improver, state, neigh, segment, shift, ctx, rng, max(1, segment // 4))
-        done += 1
-        ctx.record(cvrp_cost(state, improver, best=True), iteration=done, incumbent=state.solution)
-    conquered_routes = cvrp_cost(state, improver, best=True)
-    if polish and not ctx.should_stop():
-        kicks = cvrp_ils(problem, improver, state, neigh, ctx, max_kicks, rng)
-    if ctx.reason is None:  # every round and kick ran
-        ctx.finished()
-    routes = state.solution()
-    return ctx.result(solution=routes, objective=problem.objective(routes), iterations=done,
-                      stats={"start": how, "divided": L0, "conquered": conquered, "split": split_obj,
-                             "conquered_routes": conquered_routes, "routes": len(routes), "kicks": kicks})
+    solution = best.solution() if cvrp else best
+    obj = problem.objective(solution)
+    stats = {"start": how, "stages": {"divide": L0, "conquer": L1, "polish": float(obj)},
+             "divided": L0, "conquered": L1, "kicks": done_kicks, "offsets": offsets.tolist(),
+             "starts": len(sols)}
+    if cvrp:
+        stats["routes"] = len(solution)
+    return ctx.result(solution=solution, objective=obj, iterations=done, stats=stats)

@@ -30,15 +30,33 @@ LOCAL_SEARCH_OPTIONS = (
     KICKS,
 )
 
+def _udc_weights(value: Any) -> Any:
+    """UDC ``weights``: None (shipped), "untrained" (the seeded initial network) or a file path."""
+    from pathlib import Path
+
+    if value is None or (isinstance(value, str) and value == "untrained"):
+        return value
+    if not isinstance(value, (str, Path)):
+        raise ValueError(f"weights must be None, 'untrained' or a file path, got {value!r}")
+    if not Path(value).is_file():
+        raise ValueError(f"UDC weights file {value} does not exist")
+    return str(value)
+
+
 UDC_OPTIONS = (
-    Option("start", str, "learned", "divider: learned heatmap, random insertion or nearest neighbour",
+    Option("start", str, "random-insertion", "divider: learned heatmap (next node ~ heatmap), random "
+           "insertion (the paper's ablation start; the default: it measures best after conquer, "
+           "benchmarks/results/learned_udc.md) or nearest neighbour",
            choices=("learned", "random-insertion", "nearest")),
-    positive_int("starts", 4, "tours built by the divider (the shortest is kept)"),
+    Option("weights", object, None, "divider weights: None (shipped), 'untrained' (the same network "
+           "with its seeded initial weights) or a weights file", check=_udc_weights,
+           accepts="None, 'untrained' or a path"),
+    positive_int("starts", 4, "solutions divided, each conquered + reunited (the best is kept)"),
     Option("segment", int, 100, "nodes per conquered segment (CVRP: customers per route group)", low=6),
-    Option("rounds", int, 4, "reunion rounds (cut points shifted by half a segment each)", low=0),
+    Option("rounds", int, 4, "conquer passes: cut points at 0, segment/2, then random offsets", low=0),
     Option("polish", bool, True, "iterated local search on the whole solution after the reunion"),
-    Option("refresh", int, None, "heatmap recomputed every this many construction steps (None: "
-           "max(50, n // 4); 0: one heatmap)", low=0, none=True),
+    Option("refresh", int, None, "heatmap recomputed every this many construction steps on the "
+           "unvisited nodes (None or 0: one heatmap, as trained)", low=0, none=True),
     KICKS,
 )
 
@@ -67,10 +85,10 @@ METHODS = [
         problems=("TSP", "CVRP"),
         target="learned.udc.solve:solve_udc",
         options=UDC_OPTIONS,
-        description="UDC divide-conquer-reunion: learned k-NN heatmap divider (shipped weights, "
-                    "recomputed every n/4 steps) or random insertion, segment 2-opt/Or-opt with fixed "
-                    "ends (CVRP: capacity-aware relocate/swap/2-opt* on route groups), shifted reunion "
-                    "rounds, ILS polish",
+        description="UDC divide-conquer-reunion: random-insertion start (default, measured best) or "
+                    "the learned AGNN k-NN heatmap divider (next node ~ heatmap; CVRP capacity-"
+                    "feasible), segment 2-opt/Or-opt with fixed ends (CVRP: capacity-aware relocate/"
+                    "swap/2-opt* on route groups), reunion at shifts n/2 then random, ILS polish",
         randomized=True,
         default_rank=lambda p: 3 if p.n_nodes >= UDC_FROM else None,
     ),
