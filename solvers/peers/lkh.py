@@ -67,7 +67,9 @@ def solve_lkh(problem: TSP, ctx: SolveContext, *, runs: int | None, max_trials: 
     text, scale = tsplib_text(problem)
     n = problem.n_nodes
     seed = 1 if ctx.seed is None else int(ctx.seed) % (2**31 - 1) + 1
-    lines = [f"RUNS = {runs or (10**6 if ctx.time_limit is not None else 1)}",
+    # LKH's own default of 10 runs under a time limit (its TIME_LIMIT counts CPU seconds, which
+    # lag the wall clock on a loaded machine: endless runs would end by the kill, without a tour)
+    lines = [f"RUNS = {runs or (10 if ctx.time_limit is not None else 1)}",
              f"MAX_TRIALS = {max_trials or n}", f"SEED = {seed}", "TRACE_LEVEL = 0",
              "PROBLEM_FILE = :stdin:"]
     budget = None
@@ -82,9 +84,8 @@ def solve_lkh(problem: TSP, ctx: SolveContext, *, runs: int | None, max_trials: 
         return ctx.result(message="stopped before LKH started", stats=stats)
     out, killed = run_in_child(ctx, _lkh, (params, text), grace=grace)
     if killed:
-        return ctx.result(status=Status.ERROR, stats=stats,
-                          message="LKH-3 was stopped before it returned a tour (elkai cannot be "
-                          "interrupted: its process was killed); give it more time")
+        return ctx.result(stats=stats, message="LKH-3 was stopped before it returned a tour (elkai "
+                          "cannot be interrupted: its process was killed); give it more time")
     tour = np.asarray(out[:n], dtype=np.int64) - 1
     objective = problem.objective(tour)
     ctx.record(objective, iteration=1, incumbent=tour)
