@@ -48,20 +48,26 @@ def next_slice(ctx: SolveContext, steps: int, seconds: float, grow: int = 16) ->
     return int(max(1, min(grow * steps, target * steps / seconds)))
 
 
-def run_in_thread(ctx: SolveContext, fn: Callable[[], Any], cancel: Callable[[], None]) -> Any:
-    """``fn()`` in a worker thread while this (main) thread watches the stopping criteria, so a
-    Ctrl-C reaches Python at once; when one fires, ``cancel()`` is called once (the peer's own
-    stop request) and the worker is awaited. Returns ``fn``'s value or raises its exception."""
+def _start_worker(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
+    """A started daemon thread running ``fn()``; its value or exception lands in the dict."""
     box: dict[str, Any] = {}
 
     def work() -> None:
         try:
             box["value"] = fn()
-        except BaseException as exc:  # handed to the caller below
+        except BaseException as exc:  # handed to the caller
             box["error"] = exc
 
     worker = threading.Thread(target=work, name="optbox-peer", daemon=True)
     worker.start()
+    return worker, box
+
+
+def run_in_thread(ctx: SolveContext, fn: Callable[[], Any], cancel: Callable[[], None]) -> Any:
+    """``fn()`` in a worker thread while this (main) thread watches the stopping criteria, so a
+    Ctrl-C reaches Python at once; when one fires, ``cancel()`` is called once (the peer's own
+    stop request) and the worker is awaited. Returns ``fn``'s value or raises its exception."""
+    worker, box = _start_worker(fn)
     cancelled = False
     while worker.is_alive():
         worker.join(POLL)
@@ -79,16 +85,7 @@ def run_left_behind(ctx: SolveContext, fn: Callable[[], Any]) -> tuple[Any, bool
     True)`` at once when a criterion fires first: the worker is then left to finish on its own
     and its value is dropped. For calls expected to take a moment only (see ``run_in_child``
     for the others)."""
-    box: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # handed to the caller below
-            box["error"] = exc
-
-    worker = threading.Thread(target=work, name="optbox-peer", daemon=True)
-    worker.start()
+    worker, box = _start_worker(fn)
     while worker.is_alive():
         worker.join(POLL)
         if worker.is_alive() and ctx.should_stop():
