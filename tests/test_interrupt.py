@@ -77,15 +77,22 @@ def test_ctrl_c_returns_the_incumbent_promptly(method, kind):
     if not sent:
         pytest.skip(f"{method} finished before the interrupt ({result.runtime:.2f} s)")
     assert done - sent[0] <= PROMPT, f"{method} took {done - sent[0]:.2f} s to stop: {result.summary()}"
-    assert result.status == Status.INTERRUPTED, result.summary()
+    # a method may meet its own test between the signal and its next check (sns's plan converged)
+    assert result.status in (Status.INTERRUPTED, Status.CONVERGED, Status.OPTIMAL), result.summary()
     if result.solution is not None:
         assert result.objective is None or np.isfinite(result.objective)
+
+
+#: methods that report progress only once, when they return (elkai's LKH gives none before)
+FINAL_REPORT_ONLY = {"lkh"}
 
 
 @pytest.mark.parametrize("method, kind", _methods())
 def test_callback_stop_is_prompt_and_sees_the_incumbent(method, kind):
     if method in UNINTERRUPTIBLE:
         pytest.skip(f"{method} has a non-interruptible phase")
+    if method in FINAL_REPORT_ONLY:
+        pytest.skip(f"{method} reports its solution only when it returns: nothing to stop on")
     _warm_up(method, kind)
     problem = _long_instance(method, kind)
     seen = []

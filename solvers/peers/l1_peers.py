@@ -91,9 +91,9 @@ def _slices(problem: Lasso | L1LogisticRegression, ctx: SolveContext, est: Any, 
 
 def _finish(problem: Any, ctx: SolveContext, x: np.ndarray | None, iterations: int, stats: dict,
             message: str = "") -> Result:
-    if x is None:
-        return ctx.result(iterations=iterations, stats=stats,
-                          message=message or "stopped before the peer returned coefficients")
+    if x is None:  # every x is feasible: the start x = 0 is the best point known
+        x = np.zeros(problem.A.shape[1])
+        message = message or "stopped before the peer returned coefficients: the start x = 0"
     return ctx.result(solution=x, objective=problem.objective(x), iterations=iterations, stats=stats,
                       message=message)
 
@@ -111,7 +111,7 @@ def solve_skglm(problem: Lasso | L1LogisticRegression, ctx: SolveContext, *, tol
     A = problem.A
     n, p = A.shape
     # seconds per inner epoch and working-set feature (a prox-Newton step: ~25 CD epochs and more)
-    per_feature = (1 if lasso else 25) * _EPOCH_COST * _entries(A) / max(p, 1)
+    per_feature = (1 if lasso else 25) * _EPOCH_COST * max(_entries(A), 1) / max(p, 1)
     first = int(np.clip(0.2 * _FIRST / (_EPOCH_COST * max(_entries(A), 1)), 4, 64))  # outer iterations
 
     def epochs(ws: int, seconds: float) -> int:  # inner epochs whose worst case fills ``seconds``
