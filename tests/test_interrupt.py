@@ -137,6 +137,9 @@ CLI_CASES = [
     ("notears", ".csv", lambda: __import__("problems").DAGLearning.random(40, n=500, seed=1, graph="SF",
                                                                          edges_per_node=4)),
     ("cg", ".npz", lambda: __import__("problems").LinearSystem.poisson((600, 600))),
+    ("balans", ".lp", lambda: __import__("problems.mip_generators").mip_generators.multi_knapsack(400, 15, 1)),
+    ("scip", ".lp", lambda: __import__("problems.mip_generators").mip_generators.multi_knapsack(400, 15, 1)),
+    ("bcd", ".npz", lambda: big("Lasso")),
 ]
 
 
