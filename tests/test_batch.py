@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from optbox.cli import main
 from problems import LinearSystem, OptimalTransport
 from solvers import Status, solve_many
-from optbox.cli import main
 
 from .conftest import INSTANCES
 
