@@ -13,7 +13,7 @@ import numpy as np
 from ..context import SolveContext
 from . import _kernels as K
 from .sampling import threshold, top_entries
-from .scaled import Scaled, plan_error, sweeps_so_far
+from .scaled import Scaled, accept_plan, sweeps_so_far
 
 ETA = 0.5  # CG forcing term: relative residual min(0.1, sqrt(err)) (see forcing)
 DROP_MIN = 1e-6  # the sparsified Hessian may drop min(this, err / 10) of the plan's mass: the
@@ -87,10 +87,8 @@ def newton(st: Scaled, ctx: SolveContext, tol: float, max_iter: int | None, lam:
         ctx.record(err, iteration=sweeps_so_far(stats),
                    incumbent=st.incumbent())
         if err <= inner:
-            P = st.plan()
-            e, _, _ = plan_error(st, a, b)
-            if e <= tol:
-                st.P = P
+            done, e = accept_plan(st, a, b, tol)
+            if done:
                 return "converged"
             inner = 0.1 * min(inner, e)
         if len(errs) > stall and err > 0.5 * min(errs[: -stall]):

@@ -113,6 +113,18 @@ def plan_error(st: Scaled, a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndar
     return float(np.abs(r - a).sum() + np.abs(c - b).sum()), r, c
 
 
+def accept_plan(st: Scaled, a: np.ndarray, b: np.ndarray, tol: float) -> tuple[bool, float]:
+    """Build the plan of the current scalings and measure its L1 marginal error; keep it as
+    ``st.P`` and return ``(True, error)`` when it meets ``tol``, else ``(False, error)``. The
+    stages call this once their cheap error estimate falls under their inner tolerance."""
+    P = st.plan()
+    err, _, _ = plan_error(st, a, b)
+    if err <= tol:
+        st.P = P
+        return True, err
+    return False, err
+
+
 def sweeps_so_far(stats: dict) -> int:
     """Every pass counted as one iteration (the paper's headline metric, Fig. 1-3): Sinkhorn
     sweeps (stage 1, fallback phases, safeguard sweeps), Newton steps, and the Sinkhorn sweeps

@@ -8,7 +8,7 @@ import numpy as np
 from ..context import SolveContext
 from . import _kernels as K
 from .sampling import density
-from .scaled import Scaled, plan_error, sweeps_so_far
+from .scaled import Scaled, accept_plan, sweeps_so_far
 
 MIN_SWEEPS = 20  # Sinkhorn sweeps before the first switch test (paper: N1 = 20)
 
@@ -54,10 +54,8 @@ def sweeps(st: Scaled, ctx: SolveContext, tol: float, max_iter: int | None, stat
         if err <= inner:  # (u, v) is the state whose plan has this error
             ctx.record(err, iteration=sweeps_so_far(stats),
                        incumbent=st.incumbent())
-            P = st.plan()
-            e, _, _ = plan_error(st, a, b)
-            if e <= tol:
-                st.P = P
+            done, e = accept_plan(st, a, b, tol)
+            if done:
                 return "converged"
             inner = 0.1 * min(inner, e)
             continue
