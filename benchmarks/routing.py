@@ -6,6 +6,8 @@ local-search, OR-Tools, and peers elkai (LKH-3, TSP) / PyVRP (CVRP) with matched
     python3 -m benchmarks.routing --full           # issue protocol (16 TSP1000, 4 TSP10000, ...)
     python3 -m benchmarks.routing --full --suites tsp1000 --first 4 --instances 4  # a slice
     python3 -m benchmarks.routing --merge OUT1 OUT2 ... --out OUT  # one table from several slices
+    python3 -m benchmarks.routing --suites tsplib-lk --at-lkh-time --methods local-search  # issue 25:
+        # TSPLIB 1000-2400 nodes, LKH-3 (RUNS=1) first, ours given LKH's own wall time
 
 Writes ``routing.{csv,json,md}`` (gap to the reference and seconds per solver) and
 ``routing_anytime.png`` (gap vs time, one panel per instance, one line per solver) into ``--out``.
@@ -25,6 +27,8 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "benchdata"
 TSPLIB = {"quick": ["pr1002"], "reduced": ["pr1002", "pcb1173", "d2103", "fnl4461"],
           "full": ["pr1002", "u1060", "pcb1173", "d1291", "rl1304", "fl1577", "d2103", "pcb3038",
                    "fnl4461"]}
+#: issue 25: the TSPLIB files of 1000-2400 nodes, run at LKH-3's own RUNS = 1 time
+TSPLIB_LK = ["pr1002", "u1060", "pcb1173", "d1291", "rl1304", "fl1577", "d2103"]
 CVRPLIB_FULL = ["X-n502-k39", "X-n524-k153", "X-n548-k50", "X-n573-k30", "X-n599-k92", "X-n627-k43",
                 "X-n655-k131", "X-n685-k75", "X-n716-k35", "X-n749-k98", "X-n783-k48", "X-n819-k171",
                 "X-n856-k95", "X-n895-k37", "X-n936-k151", "X-n979-k58"]
@@ -108,6 +112,10 @@ def _suites(protocol: str, want: list[str]) -> list[tuple[str, list, float, str]
         known = _known("tsplib")
         out.append(("TSPLIB", [(n, read_instance(DATA / "tsplib" / f"{n}.tsp"), known[n])
                                for n in TSPLIB[protocol]], T, "elkai"))
+    if "tsplib-lk" in want:
+        known = _known("tsplib")
+        out.append(("TSPLIB-LK", [(n, read_instance(DATA / "tsplib" / f"{n}.tsp"), known[n])
+                                  for n in TSPLIB_LK], T, "elkai"))
     if "cvrplib" in want:
         known = _known("cvrplib")
         names = [n for n in CVRPLIB[protocol] if (DATA / "cvrplib" / f"{n}.vrp").exists()]
@@ -157,7 +165,7 @@ def _merge(folders: list[Path], out: Path) -> int:
                 raise SystemExit(f"{key}: different references in the merged runs")
             old = merged.setdefault(key, {})
             old.update({k: v for k, v in row.items() if v is not None or k not in old})
-    order = ["TSP1000", "TSP10000", "CVRP1000", "TSPLIB", "CVRPLIB-X"]
+    order = ["TSP1000", "TSP10000", "CVRP1000", "TSPLIB", "TSPLIB-LK", "CVRPLIB-X"]
     rows = sorted(merged.values(), key=lambda r: (order.index(r["suite"]) if r["suite"] in order else 99,
                                                   r["n"], r["instance"]))
     table = _table(rows)
@@ -170,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="<= 4 min: one instance of TSPLIB, CVRPLIB, CVRP1000")
     p.add_argument("--full", action="store_true", help="issue protocol")
-    p.add_argument("--suites", default="tsp1000,tsp10000,cvrp1000,tsplib,cvrplib")
+    p.add_argument("--suites", default="tsp1000,tsp10000,cvrp1000,tsplib,cvrplib",
+                   help="comma-separated: tsp1000, tsp10000, cvrp1000, tsplib, cvrplib, tsplib-lk")
     p.add_argument("--no-ortools", action="store_true")
     p.add_argument("--instances", type=int, default=None, help="cap on instances per suite")
     p.add_argument("--first", type=int, default=0,
@@ -185,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
                         "(a later folder's value replaces an earlier one for the same instance and solver)")
     p.add_argument("--peer-on-known", action="store_true",
                    help="also run the peer where an optimal / best-known value is on file")
+    p.add_argument("--at-lkh-time", action="store_true",
+                   help="TSP suites: run LKH-3 (RUNS=1) on every instance and give every solver "
+                        "LKH's measured wall time as its limit (with --reference-from: the earlier "
+                        "run's LKH time)")
     p.add_argument("--lkh-max-n", type=int, default=2000,
                    help="above this size LKH-3 is not run; the reference is then the BHH estimate "
                         "0.7124 sqrt(n A)")
@@ -227,8 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     for suite, (name, prob, ref), seconds, peer in progress(jobs, "routing", total=len(jobs)):
         row = {"suite": suite, "instance": name, "n": prob.n_nodes, "time_limit": seconds}
         curves: dict[str, Curve] = {}
-        run_peer = (ref is None or a.peer_on_known or (peer == "pyvrp" and protocol == "quick")) and not (
-            peer == "elkai" and prob.n_nodes > a.lkh_max_n)
+        run_peer = (ref is None or a.peer_on_known or (peer == "pyvrp" and protocol == "quick")
+                    or (peer == "elkai" and a.at_lkh_time)) and not (
+            peer == "elkai" and prob.n_nodes > a.lkh_max_n and not a.at_lkh_time)
         pobj, pcurve = None, None
         if (suite, name) in earlier:  # reference and peer result of an earlier run
             old = earlier[(suite, name)]
@@ -237,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         if run_peer:
             pobj, ptime, pcurve = _elkai(prob) if peer == "elkai" else _pyvrp(prob, seconds)
             row[peer], row[f"{peer}_s"] = pobj, ptime
+        if a.at_lkh_time and peer == "elkai" and row.get("elkai_s"):
+            seconds = row["time_limit"] = float(row["elkai_s"])
         if ref is None and pobj is None:
             ref = 0.7124 * np.sqrt(prob.n_nodes * np.ptp(prob.coords[:, 0]) * np.ptp(prob.coords[:, 1]))
             row["reference_kind"] = "BHH estimate"

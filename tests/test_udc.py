@@ -38,11 +38,14 @@ def test_shipped_weights_beat_untrained_after_conquer(kind):
     conquer + reunion is shorter with the shipped divider than with its untrained network."""
     from learned.udc.instances import cvrp_instance
 
-    p = TSP.random(400, seed=123) if kind == "tsp" else cvrp_instance(np.random.default_rng(123), 300)
     opts = dict(start="learned", starts=2, rounds=2, polish=False, seed=7)
-    shipped = solve(p, "udc", **opts).stats["stages"]["conquer"]
-    untrained = solve(p, "udc", weights="untrained", **opts).stats["stages"]["conquer"]
-    assert shipped < untrained
+    if kind == "tsp":
+        problems = [TSP.random(400, seed=123)]
+    else:  # the CVRP divider's effect after conquer is ~0.5 %: a mean over four X-style instances
+        problems = [cvrp_instance(np.random.default_rng(s), 600) for s in range(130, 134)]
+    ratios = [solve(p, "udc", **opts).stats["stages"]["conquer"]
+              / solve(p, "udc", weights="untrained", **opts).stats["stages"]["conquer"] for p in problems]
+    assert np.mean(ratios) < 1.0
 
 
 def test_training_runs_the_shipped_decoder():
@@ -167,13 +170,17 @@ def test_udc_tsp_valid_and_deterministic(start):
     assert a.stats["start"] == start
 
 
-def test_udc_is_default_for_large_and_time_limit_honoured():
+def test_udc_is_default_for_large_cvrp_and_time_limit_honoured():
+    """Defaults follow the figures: UDC for CVRP from 200 nodes; LK local search for every TSP
+    (ahead of UDC at equal time up to 50k nodes, benchmarks/results/routing_lk.md)."""
     import time
 
+    from problems import CVRP
     from solvers.registry import default_method
 
-    assert default_method(TSP.random(5000, seed=4)).name == "udc"
-    assert default_method(TSP.random(199, seed=4)).name == "local-search"
+    assert default_method(CVRP.random(300, seed=4)).name == "udc"
+    assert default_method(CVRP.random(150, seed=4)).name == "local-search"
+    assert default_method(TSP.random(5000, seed=4)).name == "local-search"
     p = TSP.random(2000, seed=1)
     t = time.perf_counter()
     solve(p, "udc", seed=0, time_limit=2)

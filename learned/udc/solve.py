@@ -75,7 +75,8 @@ def solve_udc(problem: TSP | CVRP, ctx: SolveContext, *, start: str, weights, st
             state = dcr_cvrp(problem, improver, sols[i], neigh, segment, offsets, ctx, rng)
             length = cvrp_cost(state, improver, best=True)
         else:
-            state = dcr_tsp(sols[i], improver, segment, offsets, ctx.should_stop)
+            state = dcr_tsp(sols[i], improver, segment, offsets, ctx.should_stop,
+                            seed=int(rng.integers(2**31)))
             length = improver.length(state)
         done += 1
         if length < best_len:

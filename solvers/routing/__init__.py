@@ -11,8 +11,11 @@ from typing import Any
 from ..options import Option, positive_int
 from ..registry import MethodSpec
 
-#: UDC is the default from this many nodes (issue 6; at equal time it matches or beats
-#: local-search from TSP1000 / CVRPLIB X 500 up, benchmarks/results/routing.md)
+#: UDC is the CVRP default from this many nodes (at equal time it beats local-search on
+#: CVRPLIB X 500-1000 and CVRP1000, benchmarks/results/routing.md). For the TSP the
+#: Lin-Kernighan local search is the default at every size: at equal time it is ahead of UDC
+#: from 1k to 50k nodes (pr1002 10 s 0.36 vs 0.95 %, TSP 10k 60 s 0.75 vs 2.01 %, TSP 50k
+#: 120 s 1.34 vs 3.39 % above BHH; benchmarks/results/routing_lk.md).
 UDC_FROM = 200
 
 KICKS = Option("kicks", int, None, "ILS kicks / ruin-and-recreate rounds (None: until the time limit; "
@@ -26,8 +29,12 @@ ORTOOLS_OPTIONS = (
 )
 
 LOCAL_SEARCH_OPTIONS = (
-    Option("neighbours", int, 10, "nearest-neighbour candidates per node", low=2),
+    Option("neighbours", int, 10, "nearest-neighbour candidates per node (TSP: where α is not used)",
+           low=2),
     KICKS,
+    Option("candidates", str, "alpha", "TSP candidate sets: 5 α-nearest after the Held-Karp ascent "
+           "(LKH's; not compiled on a first call under 30 s) or the nearest neighbours",
+           choices=("alpha", "nearest")),
 )
 
 def _udc_weights(value: Any) -> Any:
@@ -74,11 +81,12 @@ METHODS = [
         problems=("TSP", "CVRP"),
         target="solvers.routing.local_search:solve_local_search",
         options=LOCAL_SEARCH_OPTIONS,
-        description="numba 2-opt + Or-opt with neighbour lists and don't-look bits, iterated "
-                    "local search (CVRP: giant tour + optimal split, then granular capacity-aware "
+        description="TSP: α-nearness candidates (Held-Karp 1-tree ascent), numba Lin-Kernighan "
+                    "(depth 6) + Or-opt with don't-look bits, iterated local search with segment "
+                    "double-bridge kicks (CVRP: giant tour + optimal split, then granular capacity-aware "
                     "relocate/swap/2-opt* with ruin-and-recreate ILS)",
         randomized=True,
-        default_rank=lambda p: 2 if p.n_nodes < UDC_FROM else None,
+        default_rank=lambda p: 2 if type(p).__name__ == "TSP" or p.n_nodes < UDC_FROM else None,
     ),
     MethodSpec(
         name="udc",
@@ -90,7 +98,7 @@ METHODS = [
                     "feasible), segment 2-opt/Or-opt with fixed ends (CVRP: capacity-aware relocate/"
                     "swap/2-opt* on route groups), reunion at shifts n/2 then random, ILS polish",
         randomized=True,
-        default_rank=lambda p: 3 if p.n_nodes >= UDC_FROM else None,
+        default_rank=lambda p: 3 if type(p).__name__ == "CVRP" and p.n_nodes >= UDC_FROM else None,
     ),
 ]
 

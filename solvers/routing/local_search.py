@@ -17,32 +17,9 @@ from ..context import SolveContext
 from ..result import Result
 from . import _cvrp_kernels as CK
 from . import _ls_kernels as K
+from .neighbours import neighbour_lists
 
 _EMPTY = np.zeros((1, 1))
-
-
-def neighbour_lists(problem: TSP | CVRP, k: int = 10) -> np.ndarray:
-    """k nearest neighbours of every node (by the instance's own lengths where explicit)."""
-    n = problem.n_nodes
-    k = min(k, n - 1)
-    if problem.edge_weight_type == "EXPLICIT":
-        M = problem.matrix.copy()
-        np.fill_diagonal(M, np.inf)
-        return np.argsort(M, axis=1, kind="stable")[:, :k].astype(np.int64)
-    coords = problem.coords
-    if problem.edge_weight_type == "GEO":
-        from problems.distances import geo_radians
-
-        rad = geo_radians(coords)
-        coords = np.c_[np.cos(rad[:, 0]) * np.cos(rad[:, 1]), np.cos(rad[:, 0]) * np.sin(rad[:, 1]),
-                       np.sin(rad[:, 0])]
-    _, idx = cKDTree(coords).query(coords, k=k + 1)
-    out = np.empty((n, k), dtype=np.int64)
-    for v in range(n):  # drop v itself wherever duplicates put it
-        row = [u for u in idx[v] if u != v][:k]
-        out[v, : len(row)] = row
-        out[v, len(row):] = -1
-    return out
 
 
 class TourImprover:
@@ -105,22 +82,22 @@ def _start_tour(improver: TourImprover, n: int, start: int) -> np.ndarray:
 
 
 def solve_local_search(problem: TSP | CVRP, ctx: SolveContext, *, neighbours: int,
-                       kicks: int | None) -> Result:
-    """TSP: nearest-neighbour start, 2-opt + Or-opt descent, then ILS until the time limit
-    (or ``kicks`` kicks; default 20 n without a time limit). CVRP: see ``_solve_cvrp``."""
+                       kicks: int | None, candidates: str) -> Result:
+    """TSP (``tsp.solve_tsp``): α-nearness candidates, strip start, Lin–Kernighan + Or-opt
+    descent, then ILS with segment double-bridge kicks until the time limit (or ``kicks`` kicks;
+    default 20 n without a time limit). CVRP: see ``_solve_cvrp``."""
     if kicks is None and ctx.time_limit is None:
         kicks = 20 * problem.n_nodes
-    neigh = neighbour_lists(problem, neighbours)
-    improver = TourImprover(problem, neigh)
-    if isinstance(problem, CVRP):
-        return _solve_cvrp(problem, ctx, improver, kicks)
-    tour = improver.descend(_start_tour(improver, problem.n_nodes, 0))
-    ctx.record(improver.length(tour), iteration=0, incumbent=tour)
-    tour, done = improver.iterate(tour, ctx, kicks, ctx.rng)
-    if ctx.reason is None:  # the kick budget ran out
-        ctx.finished()
-    return ctx.result(solution=tour, objective=problem.objective(tour), iterations=done,
-                      stats={"kicks": done})
+    if isinstance(problem, TSP):
+        from .tsp import solve_tsp
+
+        tour, done, stats = solve_tsp(problem, ctx, neighbours, kicks, candidates)
+        if ctx.reason is None:  # the kick budget ran out
+            ctx.finished()
+        return ctx.result(solution=tour, objective=problem.objective(tour), iterations=done,
+                          stats={"kicks": done, **stats})
+    improver = TourImprover(problem, neighbour_lists(problem, neighbours))
+    return _solve_cvrp(problem, ctx, improver, kicks)
 
 
 def split_routes(problem: CVRP, improver: TourImprover, giant: np.ndarray) -> list[np.ndarray]:

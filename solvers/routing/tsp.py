@@ -1,0 +1,264 @@
+"""The TSP path of ``local-search``: α-nearness candidates and the greedy start (``candidates``),
+Lin–Kernighan + Or-opt descent and an iterated local search whose double-bridge kicks are
+segment-local or (GLOBAL_SHARE of them) span the whole tour, with large-step Markov chain
+acceptance and a random walk to a new trial after a stall (``_lk_kernels.lk_ils``); the numba
+compile of a first call happens in a thread inside the time limit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from problems import TSP
+
+from ..context import SolveContext
+from . import _alpha_kernels as A
+from . import _lk_kernels as L
+from .candidates import alpha_candidates, candidate_graph, greedy_tour  # noqa: F401 (re-exported)
+from .neighbours import neighbour_lists
+
+#: LK depth (sequential 2-, 3-, ..., (DEPTH+1)-opt moves)
+DEPTH = 10
+#: ILS temperature, in average edge lengths of the first local optimum (0: accept no worse tour)
+TEMP = 0.03
+#: share of double bridges over the whole tour (the rest stay inside WINDOW positions)
+GLOBAL_SHARE = 0.2
+#: kicks without a new best tour that end a trial, per node; accepted kicks of the walk to the next
+STALL_PER_NODE = 10
+WALK_PER_NODE = 0.02
+#: positions spanned by a double-bridge kick
+WINDOW = 50
+#: α candidates per node (LKH's default)
+ALPHA_K = 5
+#: share of the time limit the Held–Karp ascent may take
+ASCENT_SHARE = 0.2
+#: a first call (ascent kernel not compiled yet) compiles it only from this time limit (s)
+ALPHA_COLD_LIMIT = 30.0
+
+
+class LKTour:
+    """An array tour with its inverse under the LK kernel; ``descend`` / ``kicks`` mutate it and
+    keep ``best`` (= ``tour`` between calls) and its ``length``."""
+
+    def __init__(self, problem: TSP, cand: np.ndarray, tour: np.ndarray, depth: int = DEPTH,
+                 coords: np.ndarray | None = None, matrix: np.ndarray | None = None):
+        n = problem.n_nodes
+        self.problem = problem
+        self.coords = problem.coords if coords is None else coords
+        if self.coords is None:
+            self.coords = np.zeros((n, 2))
+        self.matrix = (problem.matrix if problem.matrix is not None else np.zeros((1, 1))) \
+            if matrix is None else matrix
+        self.code = problem.distance_code
+        self.cand = np.ascontiguousarray(cand, dtype=np.int64)
+        self.depth = depth
+        self.tour = np.ascontiguousarray(tour, dtype=np.int64).copy()
+        self.pos = np.empty(n, dtype=np.int64)
+        self.pos[self.tour] = np.arange(n)
+        self.best = self.tour.copy()  # the current (accepted) tour
+        self.elite = self.tour.copy()  # the best one seen
+        self.length = self.exact_length()
+        self.current = self.length
+        self.temp = 0.0
+        self.global_share = GLOBAL_SHARE
+        self.state = np.array([0x9E3779B97F4A7C15], dtype=np.uint64)
+        self.queue = np.empty(n + 8, dtype=np.int64)
+        self.inq = np.zeros(n, dtype=np.bool_)
+
+    def exact_length(self) -> float:
+        t = self.elite
+        return float(np.sum(self.problem.pair_lengths(t, np.roll(t, -1))))
+
+    def seed(self, seed: int) -> None:
+        self.state[0] = np.uint64((int(seed) * 2654435761 + 0x9E3779B97F4A7C15) % 2**64 or 1)
+
+    def descend(self, active: np.ndarray | None = None) -> float:
+        """LK + Or-opt descent from ``active`` nodes (all by default); the new tour is the best."""
+        act = self.tour.copy() if active is None else np.asarray(active, dtype=np.int64)
+        self.queue[: act.size] = act
+        self.inq[act] = True
+        _, _, gain = L.lk_ils(self.tour, self.pos, self.best, self.coords, self.matrix, self.code,
+                              self.cand, self.depth, 0, self.state, WINDOW, self.current, self.queue,
+                              self.inq, act.size, self.elite, self.length, 0.0, 0)
+        self.best[:] = self.tour
+        self.elite[:] = self.tour
+        self.length = self.current = self.exact_length()
+        return float(gain)
+
+    def kicks(self, count: int, window: int = WINDOW) -> int:
+        """``count`` ILS rounds from the best tour; returns the strict improvements."""
+        cur, elite, better = L.lk_ils(self.tour, self.pos, self.best, self.coords, self.matrix,
+                                      self.code, self.cand, self.depth, int(count), self.state,
+                                      int(window), self.current, self.queue, self.inq, 0, self.elite,
+                                      self.length, float(self.temp), int(1000 * self.global_share))
+        self.current = float(cur)
+        self.length = self.exact_length() if better else float(elite)
+        return int(better)
+
+
+CHUNK = 64  # kicks between checks when no time limit is set
+
+
+def run_ils(lk: LKTour, ctx: SolveContext, kicks: int | None, record: bool = True,
+            start_done: int = 0, stall: int | None = None) -> int:
+    """Kick chunks until ``kicks`` rounds or a stop of ``ctx``; chunk sizes follow the clock
+    (about 0.05 s each) but the kick sequence does not depend on them (one random stream).
+    Multi-trial: after ``stall`` kicks (default STALL_PER_NODE n) without a new best tour, a
+    random walk of WALK_PER_NODE n accepted kicks leaves the basin (a new trial from there)."""
+    done, chunk = 0, 16
+    n = lk.tour.size
+    if n < 8:
+        return 0
+    stall = max(2000, STALL_PER_NODE * n) if stall is None else stall
+    since = 0
+    clocked = ctx.time_limit is not None  # without a limit, chunks of fixed size: clock-free stops
+    while (kicks is None or done < kicks) and not ctx.should_stop():
+        size = chunk if clocked else CHUNK
+        todo = size if kicks is None else min(size, kicks - done)
+        todo = min(todo, max(1, stall - since))
+        t = time.perf_counter()
+        old = lk.length
+        lk.kicks(todo)
+        done += todo
+        since += todo
+        if lk.length < old - 1e-9:
+            since = 0
+            if record:
+                ctx.record(lk.length, iteration=start_done + done, incumbent=lk.elite.copy())
+        if since >= stall:  # a new trial: walk away from the current basin
+            temp = lk.temp
+            lk.temp = 1e300
+            walk = max(1, int(WALK_PER_NODE * n))
+            lk.kicks(walk)
+            lk.temp = temp
+            done += walk
+            since = 0
+        ctx.at(start_done + done)  # NoImprovement / MaxIterations count kicks
+        dt = time.perf_counter() - t
+        left = None if ctx.time_limit is None else ctx.time_limit - ctx.elapsed()
+        if dt < 0.03:
+            chunk = min(chunk * 2, 1 << 16)
+        elif dt > 0.1 and chunk > 1:
+            chunk //= 2
+        if left is not None and dt > 0 and chunk * dt / max(todo, 1) > left:
+            chunk = max(1, int(left / (dt / max(todo, 1))))
+    return done
+
+
+def kernel_ready(dispatcher) -> bool:
+    """Whether a numba kernel runs without compiling: compiled in this process or in the on-disk
+    cache (unknown: assumed ready)."""
+    if dispatcher.signatures:
+        return True
+    try:
+        import os
+
+        return os.path.exists(dispatcher._cache._cache_file._index_path)
+    except AttributeError:
+        return True
+
+
+def _warm_lk() -> None:
+    """Compile (or load) ``lk_ils`` for the argument types of every call: a 9-node ILS."""
+    p = TSP.random(9, seed=0)
+    lk = LKTour(p, neighbour_lists(p, 5), np.arange(9))
+    lk.descend()
+    lk.kicks(1)
+
+
+def _warm_alpha() -> None:
+    """Compile (or load) the ascent + α kernel on a 9-node instance."""
+    alpha_candidates(TSP.random(9, seed=0), ALPHA_K, max_iter=2)
+
+
+def _background(fn) -> threading.Thread:
+    """Run ``fn`` in a thread (numba compiles there while the caller waits or searches with
+    kernels that release the GIL); errors surface when the kernel is next called. Not a daemon:
+    a process that ends first waits for the compilation, so that the on-disk cache is written
+    and the next process starts warm."""
+    def run() -> None:
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - the solve calls the kernel itself and raises there
+            pass
+
+    t = threading.Thread(target=run, daemon=False, name=f"optbox-numba-{fn.__name__}")
+    t.start()
+    return t
+
+
+def _brute_force(problem: TSP) -> np.ndarray:
+    """Optimal tour of up to 8 nodes by enumeration (node 0 first)."""
+    from itertools import permutations
+
+    n = problem.n_nodes
+    D = problem.distance_matrix()
+    best, best_len = np.arange(n), np.inf
+    for perm in permutations(range(1, n)):
+        t = (0, *perm)
+        length = sum(D[t[k], t[(k + 1) % n]] for k in range(n))
+        if length < best_len - 1e-12:
+            best, best_len = np.array(t, dtype=np.int64), length
+    return best
+
+
+def solve_tsp(problem: TSP, ctx: SolveContext, neighbours: int, kicks: int | None,
+              candidates: str) -> tuple[np.ndarray, int, dict]:
+    """α-nearness (or nearest-neighbour) candidates, a greedy-edge start, LK + Or-opt descent,
+    then the ILS until the time limit or ``kicks`` kicks. Compilation counts against the limit:
+    on a first call (kernels not in numba's cache) with a time limit under ``ALPHA_COLD_LIMIT``
+    s the ascent kernel is compiled only beside the search (nearest neighbours stand in for α),
+    and the LK kernel compiles in a thread the solve waits for at most until its limit (then
+    the start tour is returned). Returns (best tour, kicks done, stats)."""
+    n = problem.n_nodes
+    if n <= 8:
+        tour = _brute_force(problem)
+        ctx.record(problem.objective(tour), iteration=0, incumbent=tour)
+        return tour, 0, {"candidates": "exhaustive"}
+    stats: dict = {}
+    cand = None
+    limit = ctx.time_limit
+    use_alpha = candidates == "alpha" and (
+        limit is None or kernel_ready(A.ascent_alpha) or limit >= ALPHA_COLD_LIMIT)
+    graph = candidate_graph(problem)
+    if use_alpha:
+        iters = None
+        if limit is not None:  # ascent within ASCENT_SHARE of the limit, by a 20-tree probe
+            for _ in range(2):  # (the first one compiles or loads the kernel)
+                t = time.perf_counter()
+                A.ascent_alpha(*graph, 20, 0.01 * float(np.mean(graph[2])), ALPHA_K, True, 1.0,
+                               np.zeros(n), 1.0)
+                per_tree = max((time.perf_counter() - t) / 20, 1e-6)
+            iters = max(20, int(ASCENT_SHARE * max(limit - ctx.elapsed(), 0.0) / per_tree))
+        cand, bound, st = alpha_candidates(problem, ALPHA_K, max_iter=iters, graph=graph,
+                                           stop=ctx.should_stop)
+        stats.update(st)
+        if cand is not None:
+            stats["lower_bound"] = bound
+    stats["candidates"] = "alpha" if cand is not None else "nearest"
+    if cand is None:
+        cand = neighbour_lists(problem, neighbours)
+    start = greedy_tour(problem, graph)
+    ctx.record(problem.objective(start), iteration=0, incumbent=start)
+    if limit is not None and not kernel_ready(L.lk_ils):  # a first call: compile, not past the limit
+        compiling = _background(_warm_lk)
+        while compiling.is_alive() and not ctx.should_stop():
+            compiling.join(0.02)
+        if compiling.is_alive():
+            stats["compiling"] = True
+            return start, 0, stats
+    if ctx.should_stop():  # interrupted (or out of time) before the search
+        return start, 0, stats
+    lk = LKTour(problem, cand, start)
+    lk.seed(int(ctx.rng.integers(2**62)))
+    lk.descend()
+    if not use_alpha and candidates == "alpha" and not kernel_ready(A.ascent_alpha):
+        _background(_warm_alpha)  # compiled beside the search (after the LK kernel is loaded: the
+        # loading takes numba's compiler lock too), for later calls
+    lk.temp = TEMP * lk.length / n
+    ctx.record(lk.length, iteration=0, incumbent=lk.elite.copy())
+    done = run_ils(lk, ctx, kicks)
+    return lk.elite.copy(), done, stats
