@@ -27,15 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import conv_layer, pool_even, stencil_axpys
-
-
-def upsample(y: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
-    """Nearest-neighbour 2× prolongation of ``y`` cropped to ``shape`` (odd sides)."""
-    up = F.interpolate(y, scale_factor=2, mode="nearest")
-    if tuple(up.shape[2:]) != tuple(shape):
-        up = up[(..., *(slice(0, n) for n in shape))]
-    return up
+from .cnn_infer import apply_inference
+from .layers import conv_layer, pool_even, stencil_axpys, upsample
 
 
 class DCDMCNN(nn.Module):
@@ -90,7 +83,11 @@ class DCDMCNN(nn.Module):
         return {"masks": masks, "geometry": torch.cat([masks[self.thin], logk], dim=1)}
 
     def apply(self, r: torch.Tensor, gates: dict[str, Any]) -> torch.Tensor:
-        """The network on ``r`` (batch, 1, *grid) given :meth:`gates`."""
+        """The network on ``r`` (batch, 1, *grid) given :meth:`gates`; without autograd and
+        for one residual, :func:`learned.dcdm.cnn_infer.apply_inference` (the same function,
+        fewer operations)."""
+        if r.shape[0] == 1 and not torch.is_grad_enabled():
+            return apply_inference(self, r, gates)
         masks, geo, thin = gates["masks"], gates["geometry"], self.thin
         if geo.shape[0] != r.shape[0]:
             geo = geo.expand(r.shape[0], *geo.shape[1:])

@@ -79,11 +79,17 @@ def ritz_vectors(A: sp.spmatrix, m: int, rng: np.random.Generator) -> tuple[np.n
     return theta, V[:, :k] @ S
 
 
-def ritz_rhs(U: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """Right-hand sides Σ c_j u_j with c_j ~ 9·N(0,1) on the lowest half of the spectrum."""
+def ritz_rhs(U: np.ndarray, count: int, rng: np.random.Generator, high: float = 0.0) -> np.ndarray:
+    """Right-hand sides Σ c_j u_j with c_j ~ 9·N(0,1) on the lowest half of the spectrum and
+    N(0,1) on the rest; with ``high`` > 0 that fraction of them (on average) has c_j = 0 on the
+    lowest half — the high-frequency residuals DCDM is left with once the smooth part is gone
+    (without them a 3-D net stalled at relative residual 5e-2 on a residual whose Rayleigh
+    quotient was 0.8 λ_max; ``benchmarks/results/learned_dcdm.md``)."""
     k = U.shape[1]
     c = rng.standard_normal((k, count))
     c[: k // 2] *= 9.0
+    if high > 0:
+        c[: k // 2, rng.random(count) < high] = 0.0
     return U @ c
 
 
@@ -92,11 +98,14 @@ class RitzPool:
     ``vectors`` Ritz vectors (Lanczos with full reorthogonalization; ``min(vectors, n)``),
     stored once. A batch (:meth:`batch`) draws fresh coefficients ``c`` for
     :func:`ritz_rhs` on every call, so every step sees new right-hand sides weighted toward
-    the low end of the spectrum (Kaneda et al. §3.3; the reference code uses 10,000 Lanczos
+    the low end of the spectrum (a ``noise`` fraction of them replaced by white noise on the
+    unknowns, which the few hundred Ritz vectors of a 3-D grid leave out: the middle of the
+    spectrum) (Kaneda et al. §3.3; the reference code uses 10,000 Lanczos
     vectors of one geometry, here hundreds per geometry over many geometries)."""
 
     def __init__(self, shapes: list[tuple[int, ...]], per_size: int, vectors: int,
-                 rng: np.random.Generator, exact: bool = False):
+                 rng: np.random.Generator, exact: bool = False, high: float = 0.0, noise: float = 0.0):
+        self.high, self.noise = high, noise
         self.entries: dict[tuple[int, ...], list[dict]] = {}
         for shape in shapes:
             for _ in range(per_size):
@@ -120,12 +129,15 @@ class RitzPool:
         weights: list[list[np.ndarray]] = [[] for _ in shape]
         for i in rng.choice(len(es), size=n_geom, replace=n_geom > len(es)):
             e = es[int(i)]
-            R = ritz_rhs(e["U"].astype(np.float64), per_geom, rng)
+            R = ritz_rhs(e["U"].astype(np.float64), per_geom, rng, self.high)
+            if self.noise > 0:  # white noise on the unknowns: every part of the spectrum
+                white = rng.random(per_geom) < self.noise
+                R[:, white] = rng.standard_normal((R.shape[0], int(white.sum())))
+            R /= np.sqrt(np.mean(R ** 2, axis=0)) + 1e-30
+            if e["lu"] is not None:  # rᵀA⁻¹r, one solve with all the geometry's columns
+                rars.extend(np.sum(R * e["lu"].solve(R), axis=0).tolist())
             for j in range(per_geom):
-                r = R[:, j] / (np.sqrt(np.mean(R[:, j] ** 2)) + 1e-30)
-                if e["lu"] is not None:
-                    rars.append(float(r @ e["lu"].solve(r)))
-                rs.append(e["grid"].to_grid(r))
+                rs.append(e["grid"].to_grid(R[:, j]))
                 masks.append(e["mask"])
                 logks.append(e["logk"])
                 diags.append(e["diag"])

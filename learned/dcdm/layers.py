@@ -59,6 +59,14 @@ def pool_adjoint(y: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     return up
 
 
+def upsample(y: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """Nearest-neighbour 2× prolongation of ``y`` cropped to ``shape`` (odd sides)."""
+    up = F.interpolate(y, scale_factor=2, mode="nearest")
+    if tuple(up.shape[2:]) != tuple(shape):
+        up = up[(..., *(slice(0, n) for n in shape))]
+    return up
+
+
 def stencil_axpys(x: torch.Tensor, w: np.ndarray) -> torch.Tensor:
     """``conv{2,3}d(x, w, padding=1)`` for one channel and a 3×3(×3) kernel ``w`` (numpy), as
     shifted in-place axpys — 3–5× faster than oneDNN's single-channel convolution on grids

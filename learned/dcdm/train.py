@@ -61,11 +61,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--minutes", type=float, default=None, help="stop after this wall-clock budget")
     p.add_argument("--pool", type=int, default=6, help="training geometries per grid size")
     p.add_argument("--vectors", type=int, default=500, help="Lanczos / Ritz vectors per geometry")
+    p.add_argument("--high", type=float, default=0.0, help="fraction of right-hand sides on the "
+                   "upper half of the Ritz spectrum only (high-frequency residuals; default 0)")
+    p.add_argument("--noise", type=float, default=0.0, help="fraction of right-hand sides that "
+                   "are white noise on the unknowns (all of the spectrum; default 0)")
     p.add_argument("--geoms", type=int, default=4, help="geometries per batch")
     p.add_argument("--per-geom", type=int, default=4, help="right-hand sides per geometry")
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--loss", default="energy", choices=("residual", "energy"),
+    p.add_argument("--loss", default="energy", choices=("residual", "energy", "signed"),
                    help="energy: the A-norm error left by one exact line-search step (default); "
+                   "signed: the same with the sign of qᵀr kept (f(r)ᵀr < 0 penalized); "
                    "residual: the paper's eq. (6)")
     for name, default in DEFAULT_CNN.items():
         p.add_argument(f"--{name}", type=int, default=None,
@@ -137,7 +142,7 @@ def train(args: argparse.Namespace) -> dict[str, list[float]]:
     out.parent.mkdir(parents=True, exist_ok=True)
     t_pool = time.perf_counter()
     pool = RitzPool([(n,) * args.dim for n in sizes], args.pool, args.vectors, rng,
-                    exact=args.loss == "energy")
+                    exact=args.loss in ("energy", "signed"), high=args.high, noise=args.noise)
     log.info("training set: %d geometries, %d Ritz vectors (%.0f s)",
              args.pool * len(sizes), pool.vectors(), time.perf_counter() - t_pool)
     val = validation_problems(args.dim, args.val_size, args.seed) if args.val_every > 0 else []
@@ -146,7 +151,8 @@ def train(args: argparse.Namespace) -> dict[str, list[float]]:
     if best is not None:
         log.info("validation at step 0: %d DCDM iterations", best[0])
     meta = {"seed": args.seed, "sizes": sizes, "init": args.init, "smooth": args.smooth,
-            "loss_kind": args.loss, "pool": args.pool, "vectors": args.vectors}
+            "loss_kind": args.loss, "pool": args.pool, "vectors": args.vectors, "high": args.high,
+            "noise": args.noise}
     budget = None if args.minutes is None else 60.0 * args.minutes
     start = time.perf_counter()
     losses: list[float] = []
@@ -171,9 +177,9 @@ def train(args: argparse.Namespace) -> dict[str, list[float]]:
             else:
                 q = model(t["r"], t["mask"], t["logk"])
             Aq = apply_stencil(q, t["diag"], w)
-            if args.loss == "energy":
+            if args.loss in ("energy", "signed"):
                 rAr = torch.from_numpy(batch.rAr).to(device=device, dtype=torch.float32)
-                loss = energy_loss(t["r"], q, Aq, rAr)
+                loss = energy_loss(t["r"], q, Aq, rAr, signed=args.loss == "signed")
             else:
                 loss = dcdm_loss(t["r"], q, Aq)
             opt.zero_grad()
