@@ -13,6 +13,10 @@ from .base import Problem
 from .npz import load_npz, require, save_npz
 
 _MASS_RTOL = 1e-8
+#: largest dense cost matrix a point-cloud problem materializes for the dense methods (bytes);
+#: the dense solvers hold two or three more arrays of that size
+DENSE_LIMIT = 512 * 2**20
+METRICS = ("sqeuclidean", "euclidean")
 
 
 class OptimalTransport(Problem):
@@ -27,6 +31,10 @@ class OptimalTransport(Problem):
 
     extensions: ClassVar[tuple[str, ...]] = (".npz",)
     kind: ClassVar[str] = "ot"
+    #: point-cloud problems (``from_points``): (X, Y, metric, scale), C computed on the fly
+    points: tuple[np.ndarray, np.ndarray, str, float] | None = None
+    dense_limit: int = DENSE_LIMIT
+    _C: np.ndarray | None = None
 
     def __init__(self, a: Any, b: Any, C: Any, reg: float):
         self.a = as_float_array(a, "a", ndim=1)
@@ -36,6 +44,9 @@ class OptimalTransport(Problem):
             raise InvalidProblemError(
                 f"C has shape {self.C.shape} but a and b give ({self.a.size}, {self.b.size})"
             )
+        self._check_measures(reg)
+
+    def _check_measures(self, reg: float) -> None:
         for name, w in (("a", self.a), ("b", self.b)):
             if np.any(w < 0):
                 raise InvalidProblemError(f"{name} has negative mass")
@@ -53,12 +64,45 @@ class OptimalTransport(Problem):
             raise InvalidProblemError(f"reg must be a finite number > 0, got {reg!r}")
 
     @property
+    def C(self) -> np.ndarray:
+        """The (m, n) cost matrix; a point-cloud problem builds it on first use, and only when
+        it fits in ``dense_limit`` bytes (else InvalidProblemError naming the size)."""
+        if self._C is None:
+            self._C = self._dense_cost()
+        return self._C
+
+    @C.setter
+    def C(self, value: np.ndarray) -> None:
+        self._C = value
+
+    @property
     def shape(self) -> tuple[int, int]:
-        return self.C.shape
+        return (self.a.size, self.b.size)
 
     @property
     def size(self) -> int:
-        return max(self.C.shape)
+        return max(self.shape)
+
+    @property
+    def is_points(self) -> bool:
+        """A point-cloud problem (``from_points``): its cost is computed on the fly."""
+        return self.points is not None
+
+    @property
+    def dense_fits(self) -> bool:
+        """The dense cost matrix is already there or fits in ``dense_limit`` bytes."""
+        m, n = self.shape
+        return self._C is not None or 8 * m * n <= self.dense_limit
+
+    def _dense_cost(self) -> np.ndarray:
+        m, n = self.shape
+        if not self.dense_fits:
+            raise InvalidProblemError(
+                f"the dense cost matrix of this point-cloud problem ({m} x {n}) would take "
+                f"{8 * m * n / 2**30:.2f} GiB, over the {self.dense_limit / 2**30:.2f} GiB limit "
+                f"(dense_limit); use method='sns' or 'sinkhorn-log', which compute the cost on the fly")
+        X, Y, metric, scale = self.points
+        return np.ascontiguousarray(cdist(X, Y, metric=metric) / scale)
 
     # ----------------------------------------------------------------- builders
     @classmethod
@@ -81,6 +125,52 @@ class OptimalTransport(Problem):
         a = np.full(X.shape[0], 1.0 / X.shape[0]) if a is None else a
         b = np.full(Y.shape[0], 1.0 / Y.shape[0]) if b is None else b
         return cls(a, b, C, reg)
+
+    @classmethod
+    def from_points(
+        cls, X: Any, Y: Any, reg: float, a: Any = None, b: Any = None,
+        metric: str = "sqeuclidean", scale: float | str = 1.0, dense_limit: int | None = None,
+    ) -> OptimalTransport:
+        """Point clouds X (m, d), Y (n, d) with C_ij = metric(X_i, Y_j) / scale, never stored
+        densely: ``metric`` "sqeuclidean" (|x - y|^2) or "euclidean"; ``scale`` a positive number
+        or "max" (the exact largest cost, one blocked pass: max C = 1 as POT users scale it);
+        uniform weights unless given.  The dense methods get ``C`` built on first use when it
+        fits in ``dense_limit`` bytes (default ``DENSE_LIMIT``); ``sns`` and ``sinkhorn-log``
+        solve any size in O((m + n) d) memory plus the kept Newton entries."""
+        X = np.ascontiguousarray(as_float_array(X, "X", ndim=2))
+        Y = np.ascontiguousarray(as_float_array(Y, "Y", ndim=2))
+        if X.shape[1] != Y.shape[1]:
+            raise InvalidProblemError(f"X and Y have different dimensions: {X.shape[1]} vs {Y.shape[1]}")
+        if X.shape[1] == 0:
+            raise InvalidProblemError("X and Y have no coordinates (dimension 0)")
+        metric = str(metric).lower()
+        if metric not in METRICS:
+            raise InvalidProblemError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        m, n = X.shape[0], Y.shape[0]
+        a = np.full(m, 1.0 / m) if a is None else a
+        b = np.full(n, 1.0 / n) if b is None else b
+        if isinstance(scale, str):
+            if scale != "max":
+                raise InvalidProblemError(f"scale must be a number > 0 or 'max', got {scale!r}")
+            scale = _max_cost(X, Y, metric)
+            scale = scale if scale > 0 else 1.0
+        try:
+            scale = float(scale)
+        except (TypeError, ValueError):
+            raise InvalidProblemError(f"scale must be a number > 0 or 'max', got {scale!r}")
+        if not np.isfinite(scale) or scale <= 0:
+            raise InvalidProblemError(f"scale must be a finite number > 0, got {scale!r}")
+        self = cls.__new__(cls)
+        self.a = as_float_array(a, "a", ndim=1)
+        self.b = as_float_array(b, "b", ndim=1)
+        if self.a.size != m or self.b.size != n:
+            raise InvalidProblemError(
+                f"a has {self.a.size} and b {self.b.size} entries but X has {m} and Y {n} points")
+        self.points = (X, Y, metric, scale)
+        if dense_limit is not None:
+            self.dense_limit = int(dense_limit)
+        self._check_measures(reg)
+        return self
 
     @classmethod
     def from_images(
@@ -113,26 +203,42 @@ class OptimalTransport(Problem):
         return cls(a / a.sum(), b / b.sum(), rng.random((m, int(n))), reg)
 
     # ----------------------------------------------------------------- evaluation
+    def _lazy(self, P: Any) -> Any:
+        """A lazy plan (``solvers.ot.lazy_plan.LazyPlan``: ``marginals``, ``objective``,
+        ``to_dense``) of this problem's shape, else None."""
+        if isinstance(P, np.ndarray) or not (hasattr(P, "marginals") and hasattr(P, "to_dense")):
+            return None
+        if tuple(getattr(P, "shape", ())) != self.shape:
+            raise InvalidSolutionError(f"plan has shape {getattr(P, 'shape', None)}, expected {self.shape}")
+        return P
+
     def _plan(self, P: Any) -> np.ndarray:
         try:
             P = np.asarray(P, dtype=np.float64)
         except (TypeError, ValueError):
             raise InvalidSolutionError("a transport plan must be a numeric (m, n) array")
-        if P.shape != self.C.shape:
-            raise InvalidSolutionError(f"plan has shape {P.shape}, expected {self.C.shape}")
+        if P.shape != self.shape:
+            raise InvalidSolutionError(f"plan has shape {P.shape}, expected {self.shape}")
         if not np.all(np.isfinite(P)) or np.any(P < 0):
             raise InvalidSolutionError("a transport plan must be finite and non-negative")
         return P
 
     def transport_cost(self, P: Any) -> float:
+        if (lazy := self._lazy(P)) is not None:
+            return float(lazy.transport_cost())
         return float(np.sum(self.C * self._plan(P)))
 
     def marginal_error(self, P: Any) -> float:
         """||P 1 - a||_1 + ||P^T 1 - b||_1."""
+        if (lazy := self._lazy(P)) is not None:
+            r, c = lazy.marginals()
+            return float(np.abs(r - self.a).sum() + np.abs(c - self.b).sum())
         P = self._plan(P)
         return float(np.abs(P.sum(1) - self.a).sum() + np.abs(P.sum(0) - self.b).sum())
 
     def objective(self, solution: Any) -> float:
+        if (lazy := self._lazy(solution)) is not None:
+            return float(lazy.objective())
         P = self._plan(solution)
         pos = P > 0
         entropy_term = float(np.sum(P[pos] * (np.log(P[pos]) - 1.0)))
@@ -144,6 +250,13 @@ class OptimalTransport(Problem):
         Equals the primal objective at the optimum (strong duality)."""
         f = np.asarray(f, dtype=np.float64)
         g = np.asarray(g, dtype=np.float64)
+        if not self.dense_fits:  # point clouds: the kernel sum by row blocks
+            X, Y, metric, scale = self.points
+            total = 0.0
+            for lo, hi in _row_blocks(*self.shape):
+                Cb = cdist(X[lo:hi], Y, metric=metric) / scale
+                total += float(np.exp((f[lo:hi, None] + g[None, :] - Cb) / self.reg).sum())
+            return float(self.a @ f + self.b @ g - self.reg * total)
         K = np.exp((f[:, None] + g[None, :] - self.C) / self.reg)
         return float(self.a @ f + self.b @ g - self.reg * K.sum())
 
@@ -156,6 +269,10 @@ class OptimalTransport(Problem):
         if "C" in data:
             require(data, "a", "b")
             return cls(data["a"], data["b"], data["C"], reg)
+        if "X" in data and "Y" in data and "scale" in data:  # written by a from_points problem
+            return cls.from_points(data["X"], data["Y"], reg, a=data.get("a"), b=data.get("b"),
+                                   metric=str(data.get("metric", "sqeuclidean")),
+                                   scale=float(np.asarray(data["scale"]).ravel()[0]))
         if "X" in data and "Y" in data:
             metric = str(data.get("metric", "sqeuclidean"))
             return cls.from_point_clouds(data["X"], data["Y"], reg, a=data.get("a"),
@@ -163,4 +280,24 @@ class OptimalTransport(Problem):
         raise InvalidProblemError("an OT .npz needs (a, b, C, reg) or point clouds (X, Y, reg)")
 
     def _write(self, path: Path) -> None:
+        if self.points is not None:
+            X, Y, metric, scale = self.points
+            save_npz(path, "ot", a=self.a, b=self.b, X=X, Y=Y, metric=np.array(metric),
+                     scale=np.array(scale), reg=np.array(self.reg))
+            return
         save_npz(path, "ot", a=self.a, b=self.b, C=self.C, reg=np.array(self.reg))
+
+
+def _row_blocks(m: int, n: int, entries: int = 1 << 21):
+    """Row ranges [lo, hi) of about ``entries`` cost entries each (blocked dense passes)."""
+    step = max(1, entries // max(n, 1))
+    for lo in range(0, m, step):
+        yield lo, min(m, lo + step)
+
+
+def _max_cost(X: np.ndarray, Y: np.ndarray, metric: str) -> float:
+    """max_ij metric(X_i, Y_j) by row blocks (O(m n d) time, O(block) memory)."""
+    best = 0.0
+    for lo, hi in _row_blocks(X.shape[0], Y.shape[0]):
+        best = max(best, float(cdist(X[lo:hi], Y, metric=metric).max()))
+    return best

@@ -46,13 +46,19 @@ SNS_OPTIONS = (
            choices=("mass", "paper")),
 )
 
+ONLINE = Option("online", str, "auto", "point-cloud problems (OptimalTransport.from_points): "
+                "'auto' computes the cost on the fly when the dense kernel does not fit or is large, "
+                "'always' / 'never' force it (dense problems: always dense)",
+                choices=("auto", "always", "never"))
+
 METHODS = [
     MethodSpec(
         name="sns",
         problems=("OptimalTransport",),
-        target="solvers.ot.newton_sparse:solve_sns",
-        options=SNS_OPTIONS,
-        description="Sinkhorn-Newton-Sparse (Tang et al. 2024): Sinkhorn warm start, sparse Newton + CG",
+        target="solvers.ot.points:solve_sns",
+        options=SNS_OPTIONS + (ONLINE,),
+        description="Sinkhorn-Newton-Sparse (Tang et al. 2024): Sinkhorn warm start, sparse Newton + CG "
+                    "(online, O(n) memory, for large point clouds)",
         default_rank=lambda p: 10,
         history_label="marginal error",
     ),
@@ -67,9 +73,9 @@ METHODS = [
     MethodSpec(
         name="sinkhorn-log",
         problems=("OptimalTransport",),
-        target="solvers.ot.sinkhorn:solve_sinkhorn_log",
-        options=(TOL, SWEEPS),
-        description="log-domain Sinkhorn (numba log-sum-exp passes)",
+        target="solvers.ot.points:solve_sinkhorn_log",
+        options=(TOL, SWEEPS, ONLINE),
+        description="log-domain Sinkhorn (numba log-sum-exp passes; online for large point clouds)",
         history_label="marginal error",
     ),
     MethodSpec(
