@@ -4,4 +4,4 @@ Each suite module (``ot``, ``bcd``, ``mip``, ``dag``, ``routing``, ``linear``) e
 ``main(argv) -> int`` with ``--quick`` and ``--out DIR``; ``optbox bench SUITE`` runs them.
 """
 
-SUITES = ("ot", "bcd", "mip", "dag", "routing", "linear")
+SUITES = ("ot", "bcd", "mip", "dag", "routing", "linear", "scale")

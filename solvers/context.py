@@ -127,6 +127,11 @@ class SolveContext:
             yield k
             k += 1
 
+    def at(self, iteration: int) -> None:
+        """The loop is at ``iteration`` (for methods that run their iterations in chunks
+        between checks, so that ``NoImprovement`` and ``MaxIterations`` count them)."""
+        self.state.iteration = int(iteration)
+
     def converged(self) -> None:
         """The method's own convergence test passed."""
         self.reason = StopReason.CONVERGED
