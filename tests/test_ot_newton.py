@@ -130,3 +130,36 @@ def test_paper_sparsification_keeps_exactly_the_stated_density(n: int, lam: floa
     kept[np.repeat(np.arange(n), np.diff(indptr)), indices] = True
     assert P[kept].min() >= P[~kept].max()  # the largest entries
     assert np.allclose(P[kept], data)
+
+
+def _clouds(seed: int, n: int = 200, reg: float = 1e-3) -> OptimalTransport:
+    rng = np.random.default_rng(seed)
+    return OptimalTransport.from_point_clouds(rng.random((n, 2)), rng.random((n, 2)), reg)
+
+
+def test_adaptive_stage1_beats_the_fixed_n1_20() -> None:
+    """The default stage 1 (n1=None) tries Newton after 5 sweeps and keeps it: it converges to
+    1e-9 with fewer passes (every sweep counted) than the paper's fixed N1 = 20."""
+    p = _clouds(0)
+    r, fixed = solve(p, method="sns", tol=1e-9), solve(p, method="sns", tol=1e-9, n1=20)
+    assert r.status == fixed.status == Status.CONVERGED
+    assert _err(p, r.solution) <= 1e-9 and r.iterations < fixed.iterations
+    assert r.stats["stage1_sweeps"] == 5 and "stage1_retreat" not in r.stats
+    assert r.objective == pytest.approx(fixed.objective, abs=1e-8)
+
+
+def test_adaptive_stage1_retreats_when_the_probe_loses() -> None:
+    """A probing Newton step that contracts the error less per pass than the sweeps sends the
+    solve back to sweeps up to N1 = 20: then it costs at most the probe's two passes more."""
+    p = _clouds(1)
+    r, fixed = solve(p, method="sns", tol=1e-9), solve(p, method="sns", tol=1e-9, n1=20)
+    assert r.status == Status.CONVERGED and r.stats.get("stage1_retreat") is True
+    assert r.stats["stage1_sweeps"] >= 20 and r.iterations <= fixed.iterations + 2
+
+
+@pytest.mark.parametrize("k", [1, 5, 20, 37])
+def test_fixed_n1_runs_exactly_n1_sweeps_before_newton(k: int) -> None:
+    """n1=k is the paper's N1: exactly k Sinkhorn sweeps, then the first Newton step."""
+    r = solve(_clouds(0), method="sns", tol=1e-9, n1=k)
+    assert r.status == Status.CONVERGED
+    assert r.stats["stage1_sweeps"] == k and "stage1_retreat" not in r.stats

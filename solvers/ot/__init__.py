@@ -32,9 +32,12 @@ DEVICE = Option("device", object, None, "torch device (None: cuda when present, 
 SNS_OPTIONS = (
     TOL,
     max_iter(1000, "most Newton steps (None: no cap)"),
-    Option("n1", int, 2000, "most stage-1 Sinkhorn sweeps before the first Newton phase", low=0),
-    Option("switch_after", float, 30.0, "switch to Newton once the Sinkhorn rate predicts more sweeps "
-           "than this (times 1 + 10 * plan density; inf: only when n1 runs out)", low=0.0, low_open=True),
+    Option("n1", int, None, "stage-1 Sinkhorn sweeps before the first Newton step (exactly n1, the "
+           "paper's N1; None: adaptive, a probing Newton step after 5 sweeps, kept if it beats the "
+           "sweeps' rate, else sweeps up to N1 = 20)", low=0, none=True),
+    Option("switch_after", float, 30.0, "in the sweep phases after a stalled Newton phase, switch to "
+           "Newton once the Sinkhorn rate predicts more sweeps than this (times 1 + 10 * plan density "
+           "on dense plans)", low=0.0, low_open=True),
     LAM,
     CG_MAXIT,
     positive_int("stall", 8, "back to Sinkhorn sweeps when the best error has not halved in this many "

@@ -60,7 +60,8 @@ def forcing(err: float, tol: float) -> float:
 
 
 def newton(st: Scaled, ctx: SolveContext, tol: float, max_iter: int | None, lam: float, cg_maxit: int,
-           stall: int, stats: dict, mu: float | None = None, sparsify: str = "mass") -> str:
+           stall: int, stats: dict, mu: float | None = None, sparsify: str = "mass",
+           probe: float | None = None) -> str:
     """Stage 2 (paper Alg. 1 lines 5-10), at most ``max_iter`` Newton steps over all phases
     (``stats["newton_iterations"]`` counts them; None: no cap).  Safeguards beyond the paper (as
     in safe sparse Newton, Tang & Qiu 2024): the system is shifted, (H_S + sigma diag H) z = grad
@@ -69,8 +70,11 @@ def newton(st: Scaled, ctx: SolveContext, tol: float, max_iter: int | None, lam:
     local convergence; ``sparsify="mass"``: the sparsified plan keeps at least lam*m*n entries
     and all but a sigma fraction of the mass; ``"paper"``: exactly the lam*m*n largest entries
     (Alg. 1 line 7, ``sampling.top_entries``); mu shrinks after full steps that cut the error
-    and grows after damped ones.  Returns "converged" (``st.P`` set), "stalled" or "stop" (the
-    step cap or a stopping criterion ended the run; ``ctx`` keeps the reason)."""
+    and grows after damped ones.  ``probe`` (the adaptive stage 1 of ``solve_sns``): the
+    Sinkhorn sweeps' per-sweep contraction of the error; when the first Newton step (with the
+    sweep after it) contracts the error less per pass, the stage returns "retreat" at once.
+    Returns "converged" (``st.P`` set), "stalled", "retreat" or "stop" (the step cap or a
+    stopping criterion ended the run; ``ctx`` keeps the reason)."""
     red = st.red
     a, b, eps = red.a, red.b, st.eps
     mu = MU0 if mu is None else mu
@@ -98,6 +102,7 @@ def newton(st: Scaled, ctx: SolveContext, tol: float, max_iter: int | None, lam:
     verdict = assess()
     if verdict is not None:
         return verdict
+    passes0 = sweeps_so_far(stats)
     for _ in ctx.iterations(max_iter, start=stats["newton_iterations"]):
         stats["newton_iterations"] += 1
         err = errs[-1]
@@ -166,4 +171,8 @@ def newton(st: Scaled, ctx: SolveContext, tol: float, max_iter: int | None, lam:
         verdict = assess()
         if verdict is not None:
             return verdict
+        if probe is not None and len(errs) == 2 and errs[0] > 0:
+            passes = max(sweeps_so_far(stats) - passes0, 1)
+            if (errs[1] / errs[0]) ** (1.0 / passes) > probe:
+                return "retreat"  # the sweeps were contracting the error faster
     return "stop"

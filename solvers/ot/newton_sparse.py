@@ -3,9 +3,9 @@
 driver that alternates the two stages.
 
 Everything runs in the stabilized scaling form P = diag(u) K diag(v) (``scaled.Scaled``).
-Stage 1 (Alg. 1 lines 1-4, ``sweeps.sweeps``): Sinkhorn sweeps until the observed linear rate
-of the marginal error predicts more sweeps than Newton would cost (``switch_after``, scaled up
-for dense plans).
+Stage 1 (Alg. 1 lines 1-4, ``sweeps.sweeps``): N1 Sinkhorn sweeps (``n1``), or by default an
+adaptive length: a probing Newton step after 5 sweeps, kept when it beats the sweeps' rate,
+else back to sweeps up to the paper's N1 = 20 (see ``solve_sns``).
 Stage 2 (lines 5-10, ``newton.newton``): keep the plan entries above a threshold (default
 ``sparsify="mass"``: at least the largest lam*m*n and all but a sigma fraction of the mass,
 estimated on a sample, no sort: ``sampling.threshold``; ``"paper"``: exactly the largest
@@ -29,7 +29,7 @@ from ..result import Result
 from ._common import Reduced
 from .newton import newton
 from .scaled import Scaled, pack
-from .sweeps import MIN_SWEEPS, sweeps
+from .sweeps import MIN_SWEEPS, PROBE_AT, finishes_within, sweep_rate, sweeps
 
 
 def eps_ladder(st: Scaled, ctx: SolveContext, factor: float, stats: dict) -> None:
@@ -55,26 +55,39 @@ def eps_ladder(st: Scaled, ctx: SolveContext, factor: float, stats: dict) -> Non
 
 
 def solve_sns(problem: OptimalTransport, ctx: SolveContext, *, tol: float, max_iter: int | None,
-              n1: int, switch_after: float, lam: float | None, cg_maxit: int, stall: int,
+              n1: int | None, switch_after: float, lam: float | None, cg_maxit: int, stall: int,
               eps_scaling: float, sparsify: str) -> Result:
     """Sinkhorn-Newton-Sparse.  ``tol``: L1 marginal error target ||P1-a||_1 + ||P^T1-b||_1
-    (checked on the returned plan); ``max_iter``: Newton iterations; ``n1``: most stage-1
-    Sinkhorn sweeps; ``switch_after``: switch to Newton once the Sinkhorn rate predicts more
-    sweeps than this (times 1 + 10 * plan density; ``inf`` = only when ``n1`` runs out);
-    ``lam``: least kept fraction of the plan entries in the sparsified Hessian (default 2/n as
-    in the paper; more are kept while the error is large relative to the dropped mass);
-    ``cg_maxit``: conjugate-gradient iterations per Newton step; ``stall``:
-    if the best error has not halved in this many Newton steps, the solve goes back to
-    (warm-started) Sinkhorn sweeps for twice as many sweeps as the previous phase before trying
-    Newton again, so the method is never much slower than Sinkhorn; ``eps_scaling``: after the
-    first stalled Newton phase, warm-start once through regularizations eps * eps_scaling^k
-    (<= 1 = never); ``sparsify``: "mass" (default: at least lam*m*n entries and all but a
-    sigma fraction of the mass, threshold estimated on a sample) or "paper" (exactly the
-    lam*m*n largest entries, Alg. 1 line 7).
+    (checked on the returned plan); ``max_iter``: Newton iterations; ``n1``: stage-1 Sinkhorn
+    sweeps (exactly n1 unless they converge; None: adaptive, see below); ``switch_after``: in
+    the sweep phases after a stalled Newton phase, switch to Newton once the Sinkhorn rate
+    predicts more sweeps than this (times 1 + 10 * plan density); ``lam``: least kept fraction
+    of the plan entries in the sparsified Hessian (default 2/n as in the paper; more are kept
+    while the error is large relative to the dropped mass); ``cg_maxit``: conjugate-gradient
+    iterations per Newton step; ``stall``: if the best error has not halved in this many Newton
+    steps, the solve goes back to (warm-started) Sinkhorn sweeps for twice as many sweeps as
+    the previous phase before trying Newton again, so the method is never much slower than
+    Sinkhorn; ``eps_scaling``: after the first stalled Newton phase, warm-start once through
+    regularizations eps * eps_scaling^k (<= 1 = never); ``sparsify``: "mass" (default: at least
+    lam*m*n entries and all but a sigma fraction of the mass, threshold estimated on a sample)
+    or "paper" (exactly the lam*m*n largest entries, Alg. 1 line 7).
+
+    Stage 1.  The paper's Algorithm 1 runs a fixed N1 Sinkhorn steps (N1 = 20 in its
+    experiments) before the first Newton step; ``n1=k`` is that, with N1 = k.  The default
+    ``n1=None`` departs from it: a Newton step is tried after PROBE_AT = 5 sweeps, and kept
+    (Newton continues as in Alg. 1) only if it, with the sweep fused after it, contracts the
+    marginal error more per pass than the last PROBE_SPAN = 3 sweeps did; otherwise the solve
+    goes back to sweeps up to the paper's N1 = MIN_SWEEPS = 20 in all, then Newton (no probe).
+    No probe either when the sweeps' rate brings the error to ``tol`` within those 15 sweeps
+    (uniform costs at large reg: a Newton step would save a few passes but cost more time).
+    Neither the marginal error nor the sweep rate after 5 sweeps tells when Newton pays (it
+    pays at err 0.4 on clouds at reg 1e-4 and fails at 0.38 on digits at 1e-3); the first
+    step does, at the price of two passes when it loses (benchmarks/ot_n1.py).
 
     ``result.iterations`` counts every pass the paper counts (Fig. 1-3): Sinkhorn sweeps,
     Newton steps and the sweeps between Newton steps; the split is in ``stats``
-    (``sinkhorn_iterations``, ``newton_iterations``, ``newton_sweeps``)."""
+    (``sinkhorn_iterations``, ``newton_iterations``, ``newton_sweeps``; ``stage1_retreat``
+    when the probing step lost)."""
     red = Reduced(problem)
     m, n = red.C.shape
     lam = 2.0 / max(min(m, n), 1) if lam is None else float(lam)
@@ -82,13 +95,27 @@ def solve_sns(problem: OptimalTransport, ctx: SolveContext, *, tol: float, max_i
                    "line_search_evals": 0, "newton_sweeps": 0, "sparsify": sparsify}
     st = Scaled(red)
     phase = MIN_SWEEPS  # sweeps before the next switch; doubles after every stalled phase
+    probe = n1 is None
+    cap, switch = (PROBE_AT if probe else max(n1, 1)), None  # stage 1: exactly cap sweeps
     while True:
-        cap = max(n1, 1) if phase == MIN_SWEEPS else max(n1, phase)
-        reason = sweeps(st, ctx, tol, cap, stats, switch_after=switch_after, min_sweeps=min(phase, cap))
+        errs: list[float] = []
+        reason = sweeps(st, ctx, tol, cap, stats, switch_after=switch, min_sweeps=min(phase, cap),
+                        errs=errs)
         if reason not in ("switch", "limit"):
             break
+        if probe and finishes_within(errs, tol, MIN_SWEEPS - PROBE_AT):  # the sweeps finish first
+            probe, cap = False, MIN_SWEEPS - PROBE_AT
+            continue
         stats["newton_phases"] = stats.get("newton_phases", 0) + 1
-        reason = newton(st, ctx, tol, max_iter, lam, cg_maxit, stall, stats, sparsify=sparsify)
+        if stats["newton_phases"] == 1 or "stage1_retreat" in stats and stats["newton_phases"] == 2:
+            stats["stage1_sweeps"] = stats["sinkhorn_iterations"]  # before the first kept step
+        reason = newton(st, ctx, tol, max_iter, lam, cg_maxit, stall, stats, sparsify=sparsify,
+                        probe=sweep_rate(errs) if probe else None)
+        probe = False
+        if reason == "retreat":  # the probing step lost to the sweeps: the rest of N1 = 20
+            stats["stage1_retreat"] = True
+            cap, switch = MIN_SWEEPS - PROBE_AT, None
+            continue
         if reason != "stalled":
             break
         stats["newton_stalled"] = stats.get("newton_stalled", 0) + 1
@@ -96,6 +123,9 @@ def solve_sns(problem: OptimalTransport, ctx: SolveContext, *, tol: float, max_i
         if eps_scaling > 1 and "eps_ladder" not in stats:
             eps_ladder(st, ctx, eps_scaling, stats)
             phase = MIN_SWEEPS
+        # after the ladder (phase back at N1) a stage-1 length again, as the first phase's
+        cap = (MIN_SWEEPS if n1 is None else max(n1, 1)) if phase == MIN_SWEEPS else max(n1 or 0, phase)
+        switch = switch_after
     if reason == "converged":
         ctx.converged()
     return pack(red, ctx, st, stats)

@@ -26,7 +26,7 @@ from . import _points_kernels as PK
 from ._common import plan_status
 from .lazy_plan import Cloud, LazyPlan
 from .newton import MU0, SWEEP_ABOVE, forcing, pcg
-from .sweeps import MIN_SWEEPS
+from .sweeps import MIN_SWEEPS, PROBE_AT, finishes_within, sweep_rate
 
 #: online passes when the dense kernel would take more than this many entries (dense sweeps
 #: over a stored kernel are ~2x cheaper than online ones while K, C and P fit comfortably)
@@ -93,11 +93,13 @@ class State:
 
 
 def run_sweeps(st: State, ctx: SolveContext, tol: float, max_iter: int | None, stats: dict,
-               switch_after: float | None = None, min_sweeps: int = MIN_SWEEPS) -> str:
+               switch_after: float | None = None, min_sweeps: int = MIN_SWEEPS,
+               errs: list[float] | None = None) -> str:
     """Sinkhorn sweeps (stage 1) until the plan's error is <= tol ("converged", ``st.final``
     set), the observed rate predicts more than ``switch_after`` sweeps ("switch"), ``max_iter``
-    sweeps ran ("limit") or a stopping criterion fired ("stop")."""
-    errs: list[float] = []
+    sweeps ran ("limit") or a stopping criterion fired ("stop"); ``errs`` collects the
+    per-sweep errors."""
+    errs = [] if errs is None else errs
     inner = 0.5 * tol
     it = 0
     for _ in ctx.iterations():
@@ -166,9 +168,10 @@ def kept_per_row(m: int, n: int, lam: float | None) -> int:
 
 
 def newton(st: State, ctx: SolveContext, tol: float, max_iter: int | None, k: int, cg_maxit: int,
-           stall: int, stats: dict) -> str:
+           stall: int, stats: dict, probe: float | None = None) -> str:
     """Stage 2 (paper Alg. 1 lines 5-10) on the online plan, the dense ``newton.newton`` with
-    per-row top-k sparsification; returns "converged" (``st.final`` set), "stalled" or "stop"."""
+    per-row top-k sparsification (``probe`` as there); returns "converged" (``st.final``
+    set), "stalled", "retreat", "slow" or "stop"."""
     cl = st.cloud
     a, b, eps = cl.a, cl.b, cl.eps
     m, n = cl.shape
@@ -197,7 +200,7 @@ def newton(st: State, ctx: SolveContext, tol: float, max_iter: int | None, k: in
     verdict = assess(r, c, cost)
     if verdict is not None:
         return verdict
-    err0, passes0 = errs[0], _work(stats)
+    err0, passes0, sweeps0 = errs[0], _work(stats), _passes(stats)
     sk_rate = stats.get("sinkhorn_rate", 1.0)
     for _ in ctx.iterations(max_iter, start=stats["newton_iterations"]):
         if len(errs) > 3 and (errs[-1] / err0) ** (1.0 / max(_work(stats) - passes0, 1)) > sk_rate:
@@ -248,6 +251,9 @@ def newton(st: State, ctx: SolveContext, tol: float, max_iter: int | None, k: in
         verdict = assess(r, c, cost)
         if verdict is not None:
             return verdict
+        if probe is not None and len(errs) == 2 and errs[0] > 0:
+            if (errs[1] / errs[0]) ** (1.0 / max(_passes(stats) - sweeps0, 1)) > probe:
+                return "retreat"  # the sweeps were contracting the error faster
     return "stop"
 
 
@@ -303,28 +309,42 @@ def sinkhorn_points(problem: OptimalTransport, ctx: SolveContext, *, tol: float,
 
 
 def sns_points(problem: OptimalTransport, ctx: SolveContext, *, tol: float, max_iter: int | None,
-               n1: int, switch_after: float, lam: float | None, cg_maxit: int, stall: int,
+               n1: int | None, switch_after: float, lam: float | None, cg_maxit: int, stall: int,
                eps_scaling: float) -> Result:
-    """SNS on the online plan: the driver of ``newton_sparse.solve_sns`` (sweeps, Newton, back to
-    twice as many sweeps after a stall, once through the eps ladder)."""
+    """SNS on the online plan: the driver of ``newton_sparse.solve_sns`` (stage 1 of n1 sweeps or
+    the adaptive probe, Newton, back to twice as many sweeps after a stall, once through the eps
+    ladder)."""
     m, n = problem.shape
     k = kept_per_row(int((problem.a > 0).sum()), int((problem.b > 0).sum()), lam)
     st = State(Cloud(problem))
     stats = dict(_stats(tol), kept_per_row=k)
     phase = MIN_SWEEPS
+    probe = n1 is None
+    cap, switch = (PROBE_AT if probe else max(n1, 1)), None
     while True:
-        cap = max(n1, 1) if phase == MIN_SWEEPS else max(n1, phase)
-        reason = run_sweeps(st, ctx, tol, cap, stats, switch_after=switch_after,
-                            min_sweeps=min(phase, cap))
+        errs: list[float] = []
+        reason = run_sweeps(st, ctx, tol, cap, stats, switch_after=switch,
+                            min_sweeps=min(phase, cap), errs=errs)
         if reason not in ("switch", "limit"):
             break
+        if probe and finishes_within(errs, tol, MIN_SWEEPS - PROBE_AT):  # the sweeps finish first
+            probe, cap = False, MIN_SWEEPS - PROBE_AT
+            continue
         stats["kept_mass_sample"] = km = kept_mass(st, k)
         if km < KEEP_MIN:  # Newton on this sparsification would not pay: Sinkhorn to the end
             stats["newton_skipped"] = f"kept mass {km:.3g} < {KEEP_MIN} with {k} entries a row"
             reason = run_sweeps(st, ctx, tol, None, stats)
             break
         stats["newton_phases"] = stats.get("newton_phases", 0) + 1
-        reason = newton(st, ctx, tol, max_iter, k, cg_maxit, stall, stats)
+        if stats["newton_phases"] == 1 or "stage1_retreat" in stats and stats["newton_phases"] == 2:
+            stats["stage1_sweeps"] = stats["sinkhorn_iterations"]  # before the first kept step
+        reason = newton(st, ctx, tol, max_iter, k, cg_maxit, stall, stats,
+                        probe=sweep_rate(errs) if probe else None)
+        probe = False
+        if reason == "retreat":
+            stats["stage1_retreat"] = True
+            cap, switch = MIN_SWEEPS - PROBE_AT, None
+            continue
         if reason == "slow":
             stats["newton_slow"] = True
             reason = run_sweeps(st, ctx, tol, None, stats)
@@ -336,6 +356,8 @@ def sns_points(problem: OptimalTransport, ctx: SolveContext, *, tol: float, max_
         if eps_scaling > 1 and "eps_ladder" not in stats:
             eps_ladder(st, ctx, eps_scaling, stats)
             phase = MIN_SWEEPS
+        cap = (MIN_SWEEPS if n1 is None else max(n1, 1)) if phase == MIN_SWEEPS else max(n1 or 0, phase)
+        switch = switch_after
     if reason == "converged":
         ctx.converged()
     return pack(st, ctx, stats)
@@ -343,7 +365,7 @@ def sns_points(problem: OptimalTransport, ctx: SolveContext, *, tol: float, max_
 
 # ---------------------------------------------------------------- the registered entry points
 def solve_sns(problem: OptimalTransport, ctx: SolveContext, *, tol: float, max_iter: int | None,
-              n1: int, switch_after: float, lam: float | None, cg_maxit: int, stall: int,
+              n1: int | None, switch_after: float, lam: float | None, cg_maxit: int, stall: int,
               eps_scaling: float, sparsify: str, online: str) -> Result:
     """``sns``: the dense ``newton_sparse.solve_sns``, or for point clouds (``online``: "auto" =
     when the dense kernel does not fit or exceeds ONLINE_ABOVE entries) :func:`sns_points`,

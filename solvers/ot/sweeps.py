@@ -11,6 +11,27 @@ from .sampling import density
 from .scaled import Scaled, accept_plan, sweeps_so_far
 
 MIN_SWEEPS = 20  # Sinkhorn sweeps before the first switch test (paper: N1 = 20)
+PROBE_AT = 5  # adaptive stage 1 (n1=None): sweeps before the first, probing, Newton step
+PROBE_SPAN = 3  # ... whose per-pass rate is compared with that of the last this many sweeps
+
+
+def sweep_rate(errs: list[float], span: int = PROBE_SPAN) -> float:
+    """Per-sweep contraction of the marginal error over the last ``span`` sweeps of ``errs``
+    (the first sweep, from arbitrary scalings, is left out); 1.0 when it cannot be measured."""
+    tail = errs[1:][-(span + 1):]
+    if len(tail) < 2 or not (tail[0] > 0 and tail[-1] > 0):
+        return 1.0
+    return float((tail[-1] / tail[0]) ** (1.0 / (len(tail) - 1)))
+
+
+def finishes_within(errs: list[float], tol: float, sweeps_left: int) -> bool:
+    """Whether the sweeps' recent rate (:func:`sweep_rate`) brings the error of ``errs`` to
+    ``tol`` within ``sweeps_left`` more sweeps (then a probing Newton step would not save
+    passes: the adaptive stage 1 keeps sweeping)."""
+    rate = sweep_rate(errs)
+    if not errs or errs[-1] <= tol:
+        return True
+    return 0.0 < rate < 1.0 and np.log(tol / errs[-1]) / np.log(rate) <= sweeps_left
 
 
 def sweeps(st: Scaled, ctx: SolveContext, tol: float, max_iter: int | None, stats: dict,
