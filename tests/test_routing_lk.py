@@ -129,13 +129,14 @@ def test_time_limit_honoured_on_2000_nodes():
 @pytest.mark.slow
 def test_first_call_with_an_empty_numba_cache_keeps_its_limit():
     """A fresh install (empty NUMBA_CACHE_DIR): 10 s on 1000 nodes ends within 10 % + 1 s; when
-    the LK kernel compiled inside the limit (an idle machine) the tour is within 2 % of LKH's,
-    else the call says so (``stats["compiling"]``) and returns the greedy start."""
+    the LK kernel compiled inside the limit (in the compiler process; an idle machine) the tour
+    is within 2 % of LKH's, else the call says so (``stats["compiling"]``) and returns the numpy
+    2-opt + Or-opt tour of the fallback."""
     code = ("import time; from problems import TSP; from solvers import solve; "
             "p = TSP.random(1000, seed=0); t = time.perf_counter(); "
             "r = solve(p, 'local-search', seed=0, time_limit=10); "
             "print(time.perf_counter() - t, r.objective, int(r.stats.get('compiling', False)))")
-    with tempfile.TemporaryDirectory() as cache:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as cache:  # the compiler may run on
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                              cwd=Path(__file__).resolve().parents[1], timeout=300, check=True)
@@ -144,4 +145,4 @@ def test_first_call_with_an_empty_numba_cache_keeps_its_limit():
     if not int(compiling):
         assert float(obj) <= 1.02 * 23.0343  # LKH-3's tour of this instance (benchmarks/results/routing.md)
     else:
-        assert float(obj) <= 1.3 * 23.0343  # the greedy-edge start
+        assert float(obj) <= 1.10 * 23.0343  # 2-opt + Or-opt (the greedy-edge start: ~1.2)

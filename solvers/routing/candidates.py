@@ -207,3 +207,17 @@ def greedy_tour(problem: TSP, graph: tuple | None = None) -> np.ndarray:
         d = problem.pair_lengths(np.full(free.size, end), free)
         end = walk(int(free[int(np.argmin(d))]))
     return np.asarray(tour, dtype=np.int64)
+
+
+def graph_candidates(graph: tuple, k: int) -> np.ndarray:
+    """The ``k`` shortest edges of every node in the candidate graph (nearest + quadrant
+    neighbours; n × k, -1 where a node has fewer): compile-free candidates for a first call."""
+    indptr, nbr, base = graph
+    n = indptr.size - 1
+    rows = np.repeat(np.arange(n), np.diff(indptr))
+    order = np.lexsort((base, rows))
+    rank = np.arange(order.size) - indptr[rows[order]]
+    keep = rank < k
+    out = np.full((n, k), -1, dtype=np.int64)
+    out[rows[order][keep], rank[keep]] = nbr[order][keep]
+    return out

@@ -1,8 +1,9 @@
 """The TSP path of ``local-search``: α-nearness candidates and the greedy start (``candidates``),
 Lin–Kernighan + Or-opt descent and an iterated local search whose double-bridge kicks are
 segment-local or (GLOBAL_SHARE of them) span the whole tour, with large-step Markov chain
-acceptance and a random walk to a new trial after a stall (``_lk_kernels.lk_ils``); the numba
-compile of a first call happens in a thread inside the time limit.
+acceptance and a random walk to a new trial after a stall (``_lk_kernels.lk_ils``). On a first
+call (empty numba cache) the kernels compile in a compiler process (``background``) while this one
+improves the start with numpy 2-opt + Or-opt (``fallback``), all inside the time limit.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from problems import TSP
 from ..context import SolveContext
 from . import _alpha_kernels as A
 from . import _lk_kernels as L
-from .candidates import alpha_candidates, candidate_graph, greedy_tour  # noqa: F401 (re-exported)
+from . import background, fallback
+from .background import ready as kernel_ready
+from .candidates import alpha_candidates, candidate_graph, graph_candidates, greedy_tour  # noqa: F401
 from .neighbours import neighbour_lists
 
 #: LK depth (sequential 2-, 3-, ..., (DEPTH+1)-opt moves)
@@ -37,6 +40,10 @@ ALPHA_K = 5
 ASCENT_SHARE = 0.2
 #: a first call (ascent kernel not compiled yet) compiles it only from this time limit (s)
 ALPHA_COLD_LIMIT = 30.0
+#: candidates per node from the nearest + quadrant graph where α is not available (a first call)
+COLD_K = 12
+#: seconds a first call keeps for loading the LK kernel from the cache (else: the fallback's tour)
+LOAD_MARGIN = 0.7
 
 
 class LKTour:
@@ -48,8 +55,9 @@ class LKTour:
         n = problem.n_nodes
         self.problem = problem
         self.coords = problem.coords if coords is None else coords
-        if self.coords is None:
-            self.coords = np.zeros((n, 2))
+        # one argument type for every call: the kernel cached by the compiler process loads
+        self.coords = np.zeros((n, 2)) if self.coords is None else \
+            np.ascontiguousarray(self.coords, dtype=np.float64)
         self.matrix = (problem.matrix if problem.matrix is not None else np.zeros((1, 1))) \
             if matrix is None else matrix
         self.code = problem.distance_code
@@ -148,19 +156,6 @@ def run_ils(lk: LKTour, ctx: SolveContext, kicks: int | None, record: bool = Tru
     return done
 
 
-def kernel_ready(dispatcher) -> bool:
-    """Whether a numba kernel runs without compiling: compiled in this process or in the on-disk
-    cache (unknown: assumed ready)."""
-    if dispatcher.signatures:
-        return True
-    try:
-        import os
-
-        return os.path.exists(dispatcher._cache._cache_file._index_path)
-    except AttributeError:
-        return True
-
-
 def _warm_lk() -> None:
     """Compile (or load) ``lk_ils`` for the argument types of every call: a 9-node ILS."""
     p = TSP.random(9, seed=0)
@@ -205,14 +200,47 @@ def _brute_force(problem: TSP) -> np.ndarray:
     return best
 
 
+def alpha_ready() -> bool:
+    """Both α kernels (ascent, complete-graph α) run without compiling."""
+    return kernel_ready(A.ascent_alpha) and kernel_ready(A.alpha_dense)
+
+
+def _wait_for_lk(problem: TSP, ctx: SolveContext, cand: np.ndarray, start: np.ndarray,
+                 stats: dict) -> tuple[np.ndarray, bool]:
+    """A first call with a time limit: the LK kernel compiles in a compiler process
+    (``background``) while the compile-free 2-opt + Or-opt descent (``fallback``) improves the
+    start on this core; then the wait for the kernel goes on until the limit. Without a compiler
+    process, the kernel compiles in a thread here (the old path). Returns the fallback's tour and
+    whether the kernel is ready with at least LOAD_MARGIN s left to load it."""
+    tour = start
+    if background.start("tsp"):
+        tour = fallback.descend(problem, cand, start,
+                                stop=lambda: ctx.should_stop() or kernel_ready(L.lk_ils))
+        if problem.objective(tour) < problem.objective(start) - 1e-9:
+            ctx.record(problem.objective(tour), iteration=0, incumbent=tour)
+        stats["fallback"] = float(problem.objective(tour))
+        while not kernel_ready(L.lk_ils) and background.compiling("tsp") and not ctx.should_stop():
+            time.sleep(0.02)
+    if not kernel_ready(L.lk_ils) and not ctx.should_stop():  # no compiler process
+        compiling = _background(_warm_lk)
+        while compiling.is_alive() and not ctx.should_stop():
+            compiling.join(0.02)
+    if not kernel_ready(L.lk_ils) or ctx.remaining() < LOAD_MARGIN:
+        stats["compiling"] = not kernel_ready(L.lk_ils)
+        return tour, False
+    stats["cold_start"] = True
+    return tour, True
+
+
 def solve_tsp(problem: TSP, ctx: SolveContext, neighbours: int, kicks: int | None,
               candidates: str) -> tuple[np.ndarray, int, dict]:
     """α-nearness (or nearest-neighbour) candidates, a greedy-edge start, LK + Or-opt descent,
     then the ILS until the time limit or ``kicks`` kicks. Compilation counts against the limit:
-    on a first call (kernels not in numba's cache) with a time limit under ``ALPHA_COLD_LIMIT``
-    s the ascent kernel is compiled only beside the search (nearest neighbours stand in for α),
-    and the LK kernel compiles in a thread the solve waits for at most until its limit (then
-    the start tour is returned). Returns (best tour, kicks done, stats)."""
+    on a first call (kernels not in numba's cache) with a time limit, a compiler process warms
+    them (``background``) while this one runs the numpy 2-opt + Or-opt descent on nearest +
+    quadrant candidates (``_wait_for_lk``); α is used only once its kernels are cached (or for
+    a limit of ALPHA_COLD_LIMIT s and more: compiled here). Returns (best tour, kicks done,
+    stats)."""
     n = problem.n_nodes
     if n <= 8:
         tour = _brute_force(problem)
@@ -221,8 +249,10 @@ def solve_tsp(problem: TSP, ctx: SolveContext, neighbours: int, kicks: int | Non
     stats: dict = {}
     cand = None
     limit = ctx.time_limit
-    use_alpha = candidates == "alpha" and (
-        limit is None or kernel_ready(A.ascent_alpha) or limit >= ALPHA_COLD_LIMIT)
+    cold = limit is not None and not kernel_ready(L.lk_ils)
+    if cold or (limit is not None and candidates == "alpha" and not alpha_ready()):
+        background.start("tsp")  # LK first, then α, for this call and the next process
+    use_alpha = candidates == "alpha" and (limit is None or alpha_ready() or limit >= ALPHA_COLD_LIMIT)
     graph = candidate_graph(problem)
     if use_alpha:
         iters = None
@@ -238,26 +268,23 @@ def solve_tsp(problem: TSP, ctx: SolveContext, neighbours: int, kicks: int | Non
         stats.update(st)
         if cand is not None:
             stats["lower_bound"] = bound
-    stats["candidates"] = "alpha" if cand is not None else "nearest"
-    if cand is None:
-        cand = neighbour_lists(problem, neighbours)
+    if cand is not None:
+        stats["candidates"] = "alpha"
+    elif candidates == "alpha":  # α not available (a first call): nearest + quadrant neighbours
+        cand, stats["candidates"] = graph_candidates(graph, COLD_K), "quadrant"
+    else:
+        cand, stats["candidates"] = neighbour_lists(problem, neighbours), "nearest"
     start = greedy_tour(problem, graph)
     ctx.record(problem.objective(start), iteration=0, incumbent=start)
-    if limit is not None and not kernel_ready(L.lk_ils):  # a first call: compile, not past the limit
-        compiling = _background(_warm_lk)
-        while compiling.is_alive() and not ctx.should_stop():
-            compiling.join(0.02)
-        if compiling.is_alive():
-            stats["compiling"] = True
+    if cold:
+        start, go_on = _wait_for_lk(problem, ctx, cand, start, stats)
+        if not go_on:
             return start, 0, stats
     if ctx.should_stop():  # interrupted (or out of time) before the search
         return start, 0, stats
     lk = LKTour(problem, cand, start)
     lk.seed(int(ctx.rng.integers(2**62)))
     lk.descend()
-    if not use_alpha and candidates == "alpha" and not kernel_ready(A.ascent_alpha):
-        _background(_warm_alpha)  # compiled beside the search (after the LK kernel is loaded: the
-        # loading takes numba's compiler lock too), for later calls
     lk.temp = TEMP * lk.length / n
     ctx.record(lk.length, iteration=0, incumbent=lk.elite.copy())
     done = run_ils(lk, ctx, kicks)
