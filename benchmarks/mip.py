@@ -51,11 +51,12 @@ SOLVERS = PROTOCOL_SOLVERS + PEERS
 # The ablation (issue 27): which mechanism earns Balans' result. "balans_lns" is the paper's
 # Balans (first solution, then the bandit LNS alone: no hand-over to SCIP); "op:NAME" is that
 # LNS with the single operator NAME; "lns_random" picks arms uniformly; "lns_nocost" is the
-# bandit without the cost-aware score.
+# bandit without the cost-aware score; "lns_flat" the bandit with the package's flat prior.
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "balans_lns": ("balans", {"first_solution": "lns"}),
     "lns_random": ("balans", {"first_solution": "lns", "bandit": "random"}),
     "lns_nocost": ("balans", {"first_solution": "lns", "bandit_cost": False}),
+    "lns_flat": ("balans", {"first_solution": "lns", "bandit_optimistic": False}),
 }
 ABLATION_OPS = ("crossover", "mutation_50", "local_branching_25", "proximity_15", "rens_50", "rins_50")
 
@@ -311,12 +312,15 @@ def merge(dirs: list[Path], out: Path, overrides: dict[str, float]) -> int:
         runs = json.loads((Path(folder) / "runs.json").read_text())
         details += [r for r in runs if not keep or r["solver"] in keep.split("+")]
     out.mkdir(parents=True, exist_ok=True)
-    solvers = [s for s in SOLVERS if any(r["solver"] == s for r in details)]
+    # every method of the runs (protocol solvers, peers, ablation variants), in order of appearance;
+    # the reference of the ratios is the paper's Balans when the runs hold it (the ablation)
+    solvers = list(dict.fromkeys(r["solver"] for r in details if r["solver"] != "reference"))
+    ref = "balans_lns" if "balans_lns" in solvers else "balans"
     limits = sorted({float(r["time_limit"]) for r in details})
     seeds = sorted({int(r["seed"]) for r in details if r["solver"] != "reference"})
     header = (f"Merged from {', '.join(str(d) for d in dirs)}: "
               f"{'/'.join(f'{t:g}' for t in limits)} s per run, seeds {seeds}.\n\n")
-    _report(details, out, header, solvers, overrides, [])
+    _report(details, out, header, solvers, overrides, [], ref)
     return 0
 
 

@@ -64,6 +64,8 @@ BALANS_OPTIONS = (
                    "(None: max(scip_stall, 15 % of the limit))", none=True),
     Option("bandit_backend", str, "native", "bandit implementation", choices=tuple(BACKENDS)),
     Option("bandit_cost", bool, True, "native bandit scores per second of iteration time"),
+    Option("bandit_optimistic", bool, True, "one optimistic pseudo-observation per arm before its "
+           "first pull (False: the flat prior of the package, Thompson Beta(1 + s, 1 + f))"),
     max_iter(None, "LNS iterations (None: until the limit; 200 without a time limit)",
              aliases=("max_iterations",)),
     positive_int("threads", 1, "SCIP threads per solve"),

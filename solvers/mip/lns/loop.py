@@ -55,6 +55,7 @@ class BalansConfig:
     root_stall: float
     bandit_backend: str
     bandit_cost: bool
+    bandit_optimistic: bool
 
 
 def solve_balans(problem: MIP, ctx: SolveContext, *, operators: Any, bandit: str, acceptance: str,
@@ -62,7 +63,7 @@ def solve_balans(problem: MIP, ctx: SolveContext, *, operators: Any, bandit: str
                  sub_settings: str, lp_time_fraction: float, first_solution: str,
                  root_time_fraction: float, temperature: float, max_iter: int | None, threads: int,
                  scip_stall: float | None, lns_stall: float | None, root_stall: float | None,
-                 bandit_backend: str, bandit_cost: bool) -> Result:
+                 bandit_backend: str, bandit_cost: bool, bandit_optimistic: bool) -> Result:
     """Balans (paper Alg. 1): LP, first solution, then bandit-selected LNS iterations over SCIP.
 
     ``first_solution="scip"`` (default) starts with plain SCIP on the whole model (full presolve,
@@ -81,8 +82,11 @@ def solve_balans(problem: MIP, ctx: SolveContext, *, operators: Any, bandit: str
     big improvements (measured: combinatorial auction and facility location at 1.3-5 s, which an
     earlier hand-over cut off).
 
-    ``bandit_cost=True`` (default; native bandits, with a time limit) divides each arm's score by its mean
-    iteration time: the bandit maximises improvements per second, not per iteration.
+    ``bandit_cost=True`` (default; native bandits, with a time limit) scales each arm's score by
+    sqrt(mean arm time / its mean iteration time), clipped to [1/2, 2]: the bandit leans toward
+    improvements per second, not per iteration.
+    ``bandit_optimistic=True`` (default) gives every arm one optimistic pseudo-observation before
+    its first pull; ``False`` is the package's flat prior (Thompson: Beta(1 + s, 1 + f)).
     """
     limit = ctx.time_limit
     first_solution = "root" if first_solution == "lns" else first_solution
@@ -98,7 +102,7 @@ def solve_balans(problem: MIP, ctx: SolveContext, *, operators: Any, bandit: str
         tuple(parse_operators(operators)), bandit, acceptance, float(epsilon), float(tau),
         tuple(float(s) for s in scores), sub_time_limit, sub_settings, float(lp_time_fraction),
         first_solution, float(root_time_fraction), float(temperature), max_iter, int(threads),
-        scip_stall, lns_stall, root_stall, bandit_backend, bool(bandit_cost))
+        scip_stall, lns_stall, root_stall, bandit_backend, bool(bandit_cost), bool(bandit_optimistic))
     return Balans(problem, ctx, config).run()
 
 
@@ -177,7 +181,7 @@ class Balans:
             cost_prior = 0.5 * (float(cfg.sub_time_limit) if cfg.sub_time_limit is not None
                                 else max(1.0, 0.05 * ctx.time_limit))
         selector = make_selector(cfg.bandit_backend, [op.name for op in arms], cfg.bandit, cfg.epsilon,
-                                 cfg.tau, cfg.scores, seed, cost_prior)
+                                 cfg.tau, cfg.scores, seed, cost_prior, cfg.bandit_optimistic)
         accept = ACCEPTANCE[cfg.acceptance](cfg.temperature * max(abs(self.g_best), 1.0))
         state.pool = [self.best]
         # crossover's partner: a random feasible solution, under the sub-MIP cap (set below)
