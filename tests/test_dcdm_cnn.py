@@ -76,3 +76,16 @@ def test_3d_kept_directions_are_a_orthogonal():
         for j in range(max(0, i - 2), i):
             cos = dirs[i] @ AP[j] / np.sqrt((dirs[i] @ AP[i]) * (dirs[j] @ AP[j]))
             assert abs(cos) < 1e-8, (i, j, cos)
+
+
+def test_validation_shapes_are_the_benchmarks_unseen_shapes():
+    """``learned.dcdm.shapes`` (training's validation set) builds the benchmark's rings and
+    crosses: the same masks for the same seed (the library may not import benchmarks)."""
+    from benchmarks.linear import rings_and_crosses
+    from learned.dcdm.shapes import unseen_obstacles
+
+    for kind in ("rings", "crosses"):
+        for shape in ((24, 24, 24), (40, 31)):
+            np.testing.assert_array_equal(unseen_obstacles(shape, kind, 7), rings_and_crosses(shape, kind, 7))
+    with pytest.raises(ValueError, match="kind"):
+        unseen_obstacles((8, 8), "spheres", 0)

@@ -19,7 +19,10 @@ scale-invariant (the unknown scale of ``f ≈ c A⁻¹`` drops out through the e
   of one step is not what the iteration needs.
 
 The weights with the fewest DCDM iterations (Algorithm 1, k = 2) on fixed held-out problems
-are kept (``--val-every``).
+are kept (``--val-every``; ``--val-kinds rings,crosses``: obstacle shapes training never draws,
+:mod:`learned.dcdm.shapes`, at seeds apart from the benchmark's). ``--min-size``: the coarsest
+level's width; the levels below the third share their weights, so a net that serves 64³ must
+train on grids deep enough to reach them (``--min-size 2`` at 24³–32³ does).
 
 ``--arch lite``: the linear learned multigrid of ``method="learned-mg"`` (:class:`learned.
 dcdm.lite.LiteSPDNet`), from the analytic BPX start, with the energy loss by default.
@@ -44,9 +47,10 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 _DEFAULT_SIZES = {2: "32,48,64,96", 3: "16,24,32"}
-DEFAULT_CNN = {"c0": 8, "c1": 16, "c2": 16, "thin": 2}
+DEFAULT_CNN = {"c0": 8, "c1": 16, "c2": 16, "thin": 2, "min_size": 4}
 """The shipped CNN's channels (full-channel levels ``c0`` / ``c1`` / ``c2`` below ``thin``
-one-channel linear levels); see ``benchmarks/results/learned_dcdm.md``."""
+one-channel linear levels; coarse levels down to ``min_size`` cells); see
+``benchmarks/results/learned_dcdm.md``."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -73,8 +77,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "signed: the same with the sign of qᵀr kept (f(r)ᵀr < 0 penalized); "
                    "residual: the paper's eq. (6)")
     for name, default in DEFAULT_CNN.items():
-        p.add_argument(f"--{name}", type=int, default=None,
-                       help=f"channels / one-channel levels (cnn: {default}; lite: c0 8, c1 16, thin 3)")
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, default=None,
+                       help=f"channels / one-channel levels / coarsest width (cnn: {default}; "
+                       "lite: c0 8, c1 16, thin 3)")
     p.add_argument("--cg", type=int, default=8, help="lite: channels of the geometry (gate) path")
     p.add_argument("--smooth", type=int, default=0,
                    help="red-black Gauss–Seidel sweeps around the network in the loss and in "
@@ -89,6 +94,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="steps between validations (DCDM iterations on fixed held-out problems); "
                    "the best validated weights are the ones saved; 0: no validation")
     p.add_argument("--val-size", type=int, default=128, help="grid size of the validation problems")
+    p.add_argument("--val-kinds", default="spheres,boxes,walls", help="obstacle kinds of the "
+                   "validation problems: training kinds (random right-hand side) or the unseen "
+                   "'rings', 'crosses' (divergence right-hand side, seeds apart from the benchmark's)")
+    p.add_argument("--val-count", type=int, default=1, help="validation problems per kind")
     p.add_argument("--out", default=None, help="weights file (default learned/dcdm/weights/"
                    "dcdm{dim}d.pt for cnn, learned_mg{dim}d.pt for lite)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -145,7 +154,8 @@ def train(args: argparse.Namespace) -> dict[str, list[float]]:
                     exact=args.loss in ("energy", "signed"), high=args.high, noise=args.noise)
     log.info("training set: %d geometries, %d Ritz vectors (%.0f s)",
              args.pool * len(sizes), pool.vectors(), time.perf_counter() - t_pool)
-    val = validation_problems(args.dim, args.val_size, args.seed) if args.val_every > 0 else []
+    val = validation_problems(args.dim, args.val_size, args.seed, args.val_kinds.split(","),
+                              args.val_count) if args.val_every > 0 else []
     best = (validation_iterations(model, val, device, smooth=args.smooth), 0) if val else None
     best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if best is not None:
@@ -223,16 +233,26 @@ def _with_state(model, state):
     return model.cpu()
 
 
-def validation_problems(dim: int, n: int, seed: int) -> list:
-    """Three fixed held-out problems (training obstacle kinds, seeds outside the training
-    stream), random right-hand sides."""
+def validation_problems(dim: int, n: int, seed: int,
+                        kinds: tuple[str, ...] | list[str] = ("spheres", "boxes", "walls"),
+                        count: int = 1) -> list:
+    """Fixed held-out problems, ``count`` per obstacle kind (seeds outside the training
+    stream): training kinds with a random right-hand side, or the unseen kinds of
+    :mod:`learned.dcdm.shapes` with the divergence right-hand side."""
     from problems import LinearSystem
     from problems.linear import random_obstacles
 
+    from .shapes import UNSEEN_KINDS, unseen_obstacles
+
     out = []
-    for i, kind in enumerate(("spheres", "boxes", "walls")):
-        mask = random_obstacles((n,) * dim, kind=kind, density=0.2, seed=10_000 + seed + i)
-        out.append(LinearSystem.poisson((n,) * dim, mask, rhs="random", seed=10_000 + seed + i))
+    for i, kind in enumerate(k for k in kinds for _ in range(count)):
+        s, shape = 10_000 + seed + i, (n,) * dim
+        if kind in UNSEEN_KINDS:
+            mask = unseen_obstacles(shape, kind, s)
+            out.append(LinearSystem.poisson(shape, mask, rhs="divergence", seed=s))
+        else:
+            mask = random_obstacles(shape, kind=kind, density=0.2, seed=s)
+            out.append(LinearSystem.poisson(shape, mask, rhs="random", seed=s))
     return out
 
 
