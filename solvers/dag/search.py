@@ -10,8 +10,9 @@ Two equivalent implementations of the same inner problem:
   regression of the node at position r on all its predecessors leaves the residual
   L_rr^2 - l2, so the score is sum_r (L_rr^2 - l2) / 2. Swapping positions p < q changes only
   the factor's block p..q, whose conditional covariance given the prefix is
-  C = L[p:q, p:q] L[p:q, p:q]^T: a swap costs one Cholesky factorization of size q - p + 1
-  instead of q - p + 1 regressions on up to d parents.
+  C = L[p:q, p:q] L[p:q, p:q]^T. The gains of all d(d-1)/2 swaps come from one O(d^3)
+  kernel pass over the factor (rank-1 downdates, :mod:`solvers.dag._swap_kernels`) instead
+  of one factorization of size q - p + 1 per swap, or q - p + 1 regressions.
 
 Both respect ``problem.precedence`` (required edges, tiers): a swap that would put a node
 before one it must follow is not a candidate.
@@ -20,6 +21,7 @@ before one it must follow is not a candidate.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 
 import numpy as np
 import scipy.linalg as sla
@@ -101,6 +103,17 @@ class OrderSearch:
             after += self.fitter.fit(int(trial[r]), trial[:r])[0]
         return before - after
 
+    def swap_gains(self, cand_i: np.ndarray, cand_j: np.ndarray,
+                   should_stop: Callable[[], bool]) -> np.ndarray | None:
+        """``swap_gain`` of each candidate pair; None when ``should_stop()`` (asked every 16
+        evaluations) says stop."""
+        out = np.empty(cand_i.size)
+        for k, (i, j) in enumerate(zip(cand_i.tolist(), cand_j.tolist())):
+            out[k] = self.swap_gain(i, j)
+            if k % 16 == 0 and should_stop():
+                return None
+        return out
+
     def apply_swap(self, i: int, j: int) -> None:
         p, q = self.positions(i, j)
         self.order[p], self.order[q] = self.order[q], self.order[p]
@@ -109,38 +122,93 @@ class OrderSearch:
 
 
 class CholeskySearch(OrderSearch):
-    """Least squares on all predecessors through the Cholesky factor of the permuted Gram."""
+    """Least squares on all predecessors through the Cholesky factor of the permuted Gram.
+
+    The gains of all swaps come from one O(d^3) kernel call per factor
+    (:func:`~solvers.dag._swap_kernels.all_swap_gains`). Swaps on non-overlapping position
+    intervals change disjoint blocks of residuals given the same predecessor sets, so their
+    gains add exactly: ``apply_swap`` only updates the order and the score, and the factor
+    and the weights are rebuilt once, when next asked for (``W``, ``L``, a new gain)."""
 
     def __init__(self, fitter: NodeFitter, order: np.ndarray):
         self.A = fitter.S + fitter.l2 * np.eye(fitter.S.shape[0])
+        self._stale = False
+        self._gains: np.ndarray | None = None
+        self._applied: list[tuple[int, int]] = []
         super().__init__(fitter, order)
 
     def _refit(self, p: int, q: int) -> None:
         o = self.order
         try:
-            self.L = np.linalg.cholesky(self.A[np.ix_(o, o)])
+            L = np.linalg.cholesky(self.A[np.ix_(o, o)])
         except np.linalg.LinAlgError:  # singular Gram with l2 = 0: a tiny ridge
             self.A = self.A + 1e-10 * max(1.0, float(np.trace(self.A)) / self.d) * np.eye(self.d)
-            self.L = np.linalg.cholesky(self.A[np.ix_(o, o)])
-        diag = np.diag(self.L)
+            L = np.linalg.cholesky(self.A[np.ix_(o, o)])
+        diag = np.diag(L)
         self.losses[o] = 0.5 * (diag * diag - self.fitter.l2)
+        self._score = float(self.losses.sum())
         # regression weights: row r of L^{-1} is (-w^T, 1) / L_rr (Gram-Schmidt)
-        Linv = sla.solve_triangular(self.L, np.eye(self.d), lower=True)
+        Linv = sla.solve_triangular(L, np.eye(self.d), lower=True)
         Wp = -(Linv * diag[:, None]).T
         np.fill_diagonal(Wp, 0.0)
-        self.W = np.zeros((self.d, self.d))
-        self.W[np.ix_(o, o)] = np.triu(Wp, k=1)
+        W = np.zeros((self.d, self.d))
+        W[np.ix_(o, o)] = np.triu(Wp, k=1)
+        self._L, self._W, self._gains, self._stale, self._applied = L, W, None, False, []
+
+    def _fresh(self) -> None:
+        if self._stale:
+            self._refit(0, self.d - 1)
+
+    @property
+    def L(self) -> np.ndarray:
+        self._fresh()
+        return self._L
+
+    @property
+    def W(self) -> np.ndarray:
+        self._fresh()
+        return self._W
+
+    @W.setter
+    def W(self, value: np.ndarray) -> None:  # OrderSearch.__init__ sets a placeholder
+        self._W = value
+
+    @property
+    def score(self) -> float:
+        return self._score
 
     def swap_gain(self, i: int, j: int) -> float:
+        if self._applied:  # gains are those of the order at the last refit
+            self._refit(0, self.d - 1)
+        if self._gains is None:
+            from ._swap_kernels import all_swap_gains
+
+            self._gains = all_swap_gains(self._L)
         p, q = self.positions(i, j)
-        Lb = self.L[p:q + 1, p:q + 1]
-        C = Lb @ Lb.T
-        m = q - p + 1
-        perm = np.arange(m)
-        perm[0], perm[-1] = m - 1, 0
-        try:
-            new = np.linalg.cholesky(C[np.ix_(perm, perm)])
-        except np.linalg.LinAlgError:
-            return 0.0
-        old = np.diag(Lb)
-        return 0.5 * float(old @ old - np.einsum("ii,ii->", new, new))
+        return float(self._gains[p, q])
+
+    def swap_gains(self, cand_i: np.ndarray, cand_j: np.ndarray,
+                   should_stop: Callable[[], bool]) -> np.ndarray | None:
+        """All candidates' gains from one kernel call (one stop check)."""
+        if should_stop():
+            return None
+        if cand_i.size == 0:
+            return np.zeros(0)
+        self.swap_gain(int(cand_i[0]), int(cand_j[0]))  # refit and kernel as needed
+        p, q = self.pos[cand_i], self.pos[cand_j]
+        return self._gains[np.minimum(p, q), np.maximum(p, q)]
+
+    def apply_swap(self, i: int, j: int) -> None:
+        """Exchange i and j; the score drops by the swap's gain. Exact without a refit for
+        swaps on intervals disjoint from those applied since the last refit (how TOPO
+        applies them); an overlapping one refits first."""
+        p, q = self.positions(i, j)
+        if self._gains is None or any(not (q < a or p > b) for a, b in self._applied):
+            gain = self.swap_gain(i, j)
+        else:
+            gain = float(self._gains[p, q])
+        self.order[p], self.order[q] = self.order[q], self.order[p]
+        self.pos[self.order] = np.arange(self.d)
+        self._score -= gain
+        self._applied.append((p, q))
+        self._stale = True

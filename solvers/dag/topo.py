@@ -54,14 +54,15 @@ def acyclicity_gradient(W: np.ndarray) -> np.ndarray:
     return np.linalg.inv(np.eye(d) - np.abs(W)).T
 
 
-def _candidates(search: OrderSearch, size: int, score_grad: np.ndarray) -> list[tuple[int, int]]:
+def _candidates(search: OrderSearch, size: int, score_grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Order-violating pairs (i after j in pi) whose edge i -> j is allowed and whose swap
     keeps the precedences: among the 4*size with the smallest [grad h]_ij (cheapest to make
-    acyclic), the ``size`` with the largest |[grad Q]_ij| (most score to gain from i -> j)."""
+    acyclic), the ``size`` with the largest |[grad Q]_ij| (most score to gain from i -> j).
+    Returned as two index arrays (i, j), most promising first."""
     pos, allowed = search.pos, search.fitter.allowed
     i_idx, j_idx = np.nonzero((pos[:, None] > pos[None, :]) & allowed)
     if i_idx.size == 0:
-        return []
+        return i_idx, j_idx
     if size < i_idx.size:
         try:
             G = acyclicity_gradient(search.W)[i_idx, j_idx]
@@ -72,8 +73,11 @@ def _candidates(search: OrderSearch, size: int, score_grad: np.ndarray) -> list[
         take = pool[np.argsort(-benefit, kind="stable")[:size]]
     else:
         take = np.argsort(-np.abs(score_grad[i_idx, j_idx]), kind="stable")
-    pairs = [(int(i_idx[k]), int(j_idx[k])) for k in take]
-    return [(i, j) for i, j in pairs if search.allowed_swap(i, j)] if search.constrained else pairs
+    i_idx, j_idx = i_idx[take], j_idx[take]
+    if search.constrained:
+        ok = np.array([search.allowed_swap(int(i), int(j)) for i, j in zip(i_idx, j_idx)], dtype=bool)
+        i_idx, j_idx = i_idx[ok], j_idx[ok]
+    return i_idx, j_idx
 
 
 def make_search(fitter: NodeFitter, order: np.ndarray) -> OrderSearch:
@@ -120,19 +124,17 @@ def descend(search: OrderSearch, ctx: SolveContext, sizes: tuple[int, int], tol:
         stats["sweeps"] += 1
         improved = False
         for size in dict.fromkeys(sizes):  # the large set only if it differs from the small
-            gains = []
             grad = search.fitter.score_gradient(search.W)
-            for k, (i, j) in enumerate(_candidates(search, size, grad)):
-                gain = search.swap_gain(i, j)
-                if gain > tol * max(1.0, abs(search.score)):
-                    gains.append((gain, i, j))
-                if k % 16 == 0 and ctx.should_stop():
-                    return False
-            if not gains:
+            cand_i, cand_j = _candidates(search, size, grad)
+            values = search.swap_gains(cand_i, cand_j, ctx.should_stop)
+            if values is None:
+                return False
+            good = np.flatnonzero(values > tol * max(1.0, abs(search.score)))
+            if good.size == 0:
                 continue
-            gains.sort(key=lambda g: -g[0])
+            good = good[np.argsort(-values[good], kind="stable")]
             used: list[tuple[int, int]] = []
-            for _, i, j in gains:
+            for i, j in zip(cand_i[good].tolist(), cand_j[good].tolist()):
                 p, q = search.positions(i, j)
                 if any(not (q < a or p > b) for a, b in used):
                     continue
