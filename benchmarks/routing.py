@@ -8,6 +8,10 @@ local-search, OR-Tools, and peers elkai (LKH-3, TSP) / PyVRP (CVRP) with matched
     python3 -m benchmarks.routing --merge OUT1 OUT2 ... --out OUT  # one table from several slices
     python3 -m benchmarks.routing --suites tsplib-lk --at-lkh-time --methods local-search  # issue 25:
         # TSPLIB 1000-2400 nodes, LKH-3 (RUNS=1) first, ours given LKH's own wall time
+    python3 -m benchmarks.routing --suites cvrplib-big --seconds 60 --methods udc,local-search \
+        --peer-on-known --no-ortools  # X-n979-k58 and XXL Leuven1 (3001 nodes) against PyVRP
+    python3 -m benchmarks.routing --cold tsplib/d1291.tsp --seconds 10  # first calls: 3 processes
+        # in a row on one fresh NUMBA_CACHE_DIR (the first on an empty cache), default method
 
 Writes ``routing.{csv,json,md}`` (gap to the reference and seconds per solver) and
 ``routing_anytime.png`` (gap vs time, one panel per instance, one line per solver) into ``--out``.
@@ -32,6 +36,8 @@ TSPLIB_LK = ["pr1002", "u1060", "pcb1173", "d1291", "rl1304", "fl1577", "d2103"]
 CVRPLIB_FULL = ["X-n502-k39", "X-n524-k153", "X-n548-k50", "X-n573-k30", "X-n599-k92", "X-n627-k43",
                 "X-n655-k131", "X-n685-k75", "X-n716-k35", "X-n749-k98", "X-n783-k48", "X-n819-k171",
                 "X-n856-k95", "X-n895-k37", "X-n936-k151", "X-n979-k58"]
+#: CVRP from 1000 customers: the largest X file here and the smallest XXL one (Arnold et al. 2019)
+CVRPLIB_BIG = ["X-n979-k58", "Leuven1"]
 CVRPLIB = {"quick": ["X-n502-k39"], "reduced": ["X-n502-k39", "X-n655-k131", "X-n783-k48", "X-n979-k58"],
            "full": CVRPLIB_FULL}
 METHODS = [("udc", "udc", {}), ("udc-ri", "udc", {"start": "random-insertion"}),
@@ -116,12 +122,60 @@ def _suites(protocol: str, want: list[str]) -> list[tuple[str, list, float, str]
         known = _known("tsplib")
         out.append(("TSPLIB-LK", [(n, read_instance(DATA / "tsplib" / f"{n}.tsp"), known[n])
                                   for n in TSPLIB_LK], T, "elkai"))
-    if "cvrplib" in want:
-        known = _known("cvrplib")
-        names = [n for n in CVRPLIB[protocol] if (DATA / "cvrplib" / f"{n}.vrp").exists()]
-        out.append(("CVRPLIB-X", [(n, read_instance(DATA / "cvrplib" / f"{n}.vrp"), known[n])
-                                  for n in names], T, "pyvrp"))
+    for suite, label, files in (("cvrplib", "CVRPLIB-X", CVRPLIB[protocol]),
+                                ("cvrplib-big", "CVRPLIB-big", CVRPLIB_BIG)):
+        if suite in want:
+            known = _known("cvrplib")
+            names = [n for n in files if (DATA / "cvrplib" / f"{n}.vrp").exists()]
+            out.append((label, [(n, read_instance(DATA / "cvrplib" / f"{n}.vrp"), known[n])
+                                for n in names], T if suite == "cvrplib" else 20.0, "pyvrp"))
     return out
+
+
+_COLD_CALL = """
+import json, sys, time
+t0 = time.perf_counter()
+from problems import read_instance
+from solvers import solve
+p = read_instance(sys.argv[1])
+t = time.perf_counter()
+r = solve(p, time_limit=float(sys.argv[2]), seed=0)
+print(json.dumps({"method": r.method, "solve_s": time.perf_counter() - t, "import_s": t - t0,
+                  "objective": r.objective, "stats": {k: v for k, v in r.stats.items()
+                  if isinstance(v, (int, float, str, bool))}}))
+"""
+
+
+def _cold(files: list[str], seconds: float | None, calls: int) -> int:
+    """First calls on a fresh install: ``calls`` processes in a row per file on one new
+    NUMBA_CACHE_DIR (the first on an empty cache; the compiler process a first call starts may
+    still run during the next), each ``solve(read_instance(f), time_limit=...)``."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    print("| file | call | method | limit s | solve s | process s | gap % | stats |")
+    print("|---|---|---|---|---|---|---|---|")
+    for f in files:
+        path = Path(f) if Path(f).exists() else DATA / f
+        folder = path.parent.name
+        known = _known(folder)
+        limit = seconds if seconds is not None else (10.0 if path.suffix == ".tsp" else 20.0)
+        cache = tempfile.mkdtemp(prefix="numba-cold-")
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        for call in range(1, calls + 1):
+            t = time.perf_counter()
+            out = subprocess.run([sys.executable, "-c", _COLD_CALL, str(path), str(limit)], env=env,
+                                 capture_output=True, text=True, check=True,
+                                 cwd=Path(__file__).resolve().parents[1])
+            wall = time.perf_counter() - t
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            gap = 100 * (r["objective"] / known[path.stem] - 1)
+            print(f"| {path.stem} | {call} | {r['method']} | {limit:g} | {r['solve_s']:.2f} | "
+                  f"{wall:.2f} | {gap:.2f} | {r['stats']} |", flush=True)
+    return 0
 
 
 def _table(rows: list[dict]) -> str:
@@ -165,7 +219,7 @@ def _merge(folders: list[Path], out: Path) -> int:
                 raise SystemExit(f"{key}: different references in the merged runs")
             old = merged.setdefault(key, {})
             old.update({k: v for k, v in row.items() if v is not None or k not in old})
-    order = ["TSP1000", "TSP10000", "CVRP1000", "TSPLIB", "TSPLIB-LK", "CVRPLIB-X"]
+    order = ["TSP1000", "TSP10000", "CVRP1000", "TSPLIB", "TSPLIB-LK", "CVRPLIB-X", "CVRPLIB-big"]
     rows = sorted(merged.values(), key=lambda r: (order.index(r["suite"]) if r["suite"] in order else 99,
                                                   r["n"], r["instance"]))
     table = _table(rows)
@@ -179,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="<= 4 min: one instance of TSPLIB, CVRPLIB, CVRP1000")
     p.add_argument("--full", action="store_true", help="issue protocol")
     p.add_argument("--suites", default="tsp1000,tsp10000,cvrp1000,tsplib,cvrplib",
-                   help="comma-separated: tsp1000, tsp10000, cvrp1000, tsplib, cvrplib, tsplib-lk")
+                   help="comma-separated: tsp1000, tsp10000, cvrp1000, tsplib, cvrplib, tsplib-lk, "
+                        "cvrplib-big")
     p.add_argument("--no-ortools", action="store_true")
     p.add_argument("--instances", type=int, default=None, help="cap on instances per suite")
     p.add_argument("--first", type=int, default=0,
@@ -201,10 +256,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lkh-max-n", type=int, default=2000,
                    help="above this size LKH-3 is not run; the reference is then the BHH estimate "
                         "0.7124 sqrt(n A)")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="time limit of every suite (default: the protocol's; --cold: 10 TSP, 20 CVRP)")
+    p.add_argument("--cold", nargs="+", default=None, metavar="FILE",
+                   help="no runs but first calls: FILEs (paths, or relative to the benchdata "
+                        "folder) solved by the default method in --cold-calls fresh processes")
+    p.add_argument("--cold-calls", type=int, default=3)
     p.add_argument("--out", type=Path, default=Path("benchmarks/out/routing"))
     a = p.parse_args(argv)
     if a.merge:
         return _merge(a.merge, a.out)
+    if a.cold:
+        return _cold(a.cold, a.seconds, a.cold_calls)
     want = a.methods.split(",")
     bad = sorted(set(want) - {m[0] for m in METHODS})
     if bad:
@@ -228,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     protocol = "full" if a.full else "quick" if a.quick else "reduced"
     suites = _suites(protocol, a.suites.split(","))
     stop = None if a.instances is None else a.first + a.instances
-    jobs = [(s, inst, sec, peer) for s, insts, sec, peer in suites for inst in insts[a.first: stop]]
+    jobs = [(s, inst, sec if a.seconds is None else a.seconds, peer)
+            for s, insts, sec, peer in suites for inst in insts[a.first: stop]]
     earlier: dict[tuple[str, str], dict] = {}
     if a.reference_from is not None:
         import json

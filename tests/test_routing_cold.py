@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from problems import TSP
+from problems import CVRP, TSP
 from solvers import solve
 from solvers.routing import _ls_kernels as K
 from solvers.routing import background, fallback
@@ -102,3 +102,37 @@ def test_compiler_lock_is_stale_when_its_process_is_gone(tmp_path, monkeypatch):
     assert background.compiling("tsp")
     lock.write_text("999999999")
     assert not background.compiling("tsp")
+
+
+def test_cold_cvrp_call_returns_ortools_routes_within_its_limit(monkeypatch):
+    """CVRP kernels 'not compiled', a compiler that never finishes: OR-Tools' routes, feasible,
+    inside the limit, the call saying it was still compiling."""
+    from solvers.routing import local_search as LS
+
+    monkeypatch.setattr(LS.background, "ready", lambda dispatcher: False)
+    monkeypatch.setattr(LS.background, "start", lambda kind: True)
+    monkeypatch.setattr(LS.background, "compiling", lambda kind: True)
+    p = CVRP.random(60, seed=2)
+    t = time.perf_counter()
+    r = solve(p, "local-search", seed=0, time_limit=1.5)
+    assert time.perf_counter() - t <= 1.5 * 1.1 + 1.0
+    assert p.is_feasible(r.solution) and r.stats["compiling"] and r.stats["rounds"] == 0
+    assert r.objective == r.stats["fallback"]
+
+
+def test_cold_cvrp_call_goes_on_from_ortools_once_the_kernels_are_ready(monkeypatch):
+    from solvers.routing import local_search as LS
+
+    solve(CVRP.random(20, seed=1), "local-search", seed=0, kicks=5)  # kernels loaded here
+    t0 = time.perf_counter()
+
+    def ready(dispatcher) -> bool:  # 'compiled' after 0.8 s (OR-Tools has routes by then)
+        return time.perf_counter() - t0 > 0.8
+
+    monkeypatch.setattr(LS.background, "ready", ready)
+    monkeypatch.setattr(LS.background, "start", lambda kind: True)
+    monkeypatch.setattr(LS.background, "compiling", lambda kind: True)
+    p = CVRP.random(120, seed=3)
+    r = solve(p, "local-search", seed=0, time_limit=2.0)
+    assert p.is_feasible(r.solution) and r.stats["cold_start"] and not r.stats["compiling"]
+    assert r.stats["rounds"] > 0 and r.objective <= r.stats["fallback"]

@@ -114,7 +114,8 @@ def start(kind: str) -> bool:
 #: what a compiler process runs for each kind (source text: this module imports no solver)
 _WARM = {
     "tsp": "from solvers.routing.tsp import _warm_alpha, _warm_lk; _warm_lk(); _warm_alpha()",
-    "cvrp": "from problems import CVRP; from solvers import solve; "
+    "cvrp": "from solvers.routing.local_search import _warm_search; _warm_search(); "
+            "from problems import CVRP; from solvers import solve; "
             "solve(CVRP.random(20, seed=1), 'local-search', kicks=5, seed=0)",
 }
 

@@ -17,9 +17,15 @@ from ..context import SolveContext
 from ..result import Result
 from . import _cvrp_kernels as CK
 from . import _ls_kernels as K
+from . import background
 from .neighbours import neighbour_lists
 
 _EMPTY = np.zeros((1, 1))
+#: a first CVRP call runs OR-Tools while its kernels compile up to this many nodes (its model
+#: takes an n² matrix of Python ints)
+ORTOOLS_COLD_MAX = 1500
+#: the kernels of the CVRP search after the start (``_solve_cvrp``)
+_SEARCH_KERNELS = (CK.granular_descent, CK.solution_cost, CK.ils_chunk)
 
 
 class TourImprover:
@@ -251,14 +257,63 @@ def cvrp_ils(problem: CVRP, improver: TourImprover, state: RouteState, neigh: np
     return done
 
 
+def _warm_search() -> None:
+    """Compile (or load) the kernels of the search after the start (``_SEARCH_KERNELS``) on a
+    20-customer instance, one route per customer: what a first call needs first."""
+    from ..context import SolveContext
+
+    p = CVRP.random(20, seed=1)
+    improver = TourImprover(p, neighbour_lists(p, 10))
+    state = RouteState(p, [np.array([v], dtype=np.int64) for v in range(1, p.n_nodes)])
+    neigh = cvrp_neighbours(p)
+    cvrp_descend(p, improver, state, neigh)
+    state.keep_best()
+    cvrp_cost(state, improver)
+    cvrp_ils(p, improver, state, neigh, SolveContext(), 5, np.random.default_rng(0))
+
+
+def _cold_start(problem: CVRP, ctx: SolveContext, stats: dict) -> list[np.ndarray] | None:
+    """A first call with a time limit (kernels not in numba's cache): a compiler process warms
+    them (``background``) while OR-Tools' guided local search runs here until they are on disk;
+    its routes are the start of the search. None: warm (or no compiler process / too large)."""
+    if ctx.time_limit is None or all(background.ready(k) for k in _SEARCH_KERNELS) or \
+            problem.n_nodes > ORTOOLS_COLD_MAX or not background.start("cvrp"):
+        return None
+    from .ortools_routing import ortools_search
+
+    def ready() -> bool:
+        return all(background.ready(k) for k in _SEARCH_KERNELS) or not background.compiling("cvrp")
+
+    routes, _, _ = ortools_search(problem, ctx, stop=ready)
+    while not ready() and not ctx.should_stop():  # OR-Tools ended (a local optimum) before that
+        time.sleep(0.02)
+    if routes is None:
+        return None
+    stats["cold_start"] = True
+    stats["fallback"] = float(problem.objective(routes))
+    stats["compiling"] = not all(background.ready(k) for k in _SEARCH_KERNELS)
+    return [np.asarray(r, dtype=np.int64) for r in routes]
+
+
 def _solve_cvrp(problem: CVRP, ctx: SolveContext, improver: TourImprover, kicks: int | None) -> Result:
     """Route-first cluster-second start (giant tour, Prins split, 2-opt/Or-opt inside routes),
     then the granular inter-route descent (relocate / swap / 2-opt* / 2-opt, capacity-aware)
     and ruin-and-recreate iterated local search until the time limit (or ``kicks`` rounds;
-    default 20 n without a time limit)."""
-    giant = improver.descend(_start_tour(improver, problem.n_nodes, 0))
-    routes = [improve_route(improver, r, improver.neigh) for r in split_routes(problem, improver, giant)]
-    ctx.record(problem.objective(routes), iteration=0, incumbent=[r.tolist() for r in routes])
+    default 20 n without a time limit). A first call (kernels compiling) starts from OR-Tools'
+    routes instead (``_cold_start``)."""
+    stats: dict = {}
+    routes = _cold_start(problem, ctx, stats)
+    if routes is not None and (stats["compiling"] or ctx.should_stop()):
+        if ctx.reason is None:
+            ctx.finished()
+        sol = [r.tolist() for r in routes]
+        return ctx.result(solution=sol, objective=problem.objective(sol), iterations=0,
+                          stats={"routes": len(sol), "rounds": 0, **stats})
+    if routes is None:
+        giant = improver.descend(_start_tour(improver, problem.n_nodes, 0))
+        routes = [improve_route(improver, r, improver.neigh)
+                  for r in split_routes(problem, improver, giant)]
+        ctx.record(problem.objective(routes), iteration=0, incumbent=[r.tolist() for r in routes])
     neigh = cvrp_neighbours(problem)
     state = RouteState(problem, routes)
     cvrp_descend(problem, improver, state, neigh)
@@ -269,4 +324,4 @@ def _solve_cvrp(problem: CVRP, ctx: SolveContext, improver: TourImprover, kicks:
         ctx.finished()
     routes = state.solution()
     return ctx.result(solution=routes, objective=problem.objective(routes), iterations=rounds,
-                      stats={"routes": len(routes), "rounds": rounds})
+                      stats={"routes": len(routes), "rounds": rounds, **stats})

@@ -10,6 +10,7 @@ of a second instead of at OR-Tools' own time limit.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -41,8 +42,9 @@ class _SearchAdapter:
     (:meth:`reraise`): it is carried across the C++ frames, never swallowed.
     """
 
-    def __init__(self, ctx: SolveContext, routing: Any, manager: Any, scale: float, is_cvrp: bool):
-        self.ctx, self.routing, self.manager = ctx, routing, manager
+    def __init__(self, ctx: SolveContext, routing: Any, manager: Any, scale: float, is_cvrp: bool,
+                 stop: Callable[[], bool] | None = None):
+        self.ctx, self.routing, self.manager, self.stop = ctx, routing, manager, stop
         self.scale, self.is_cvrp = scale, is_cvrp
         solver = routing.solver()
         self.last = solver.Assignment()  # the last accepted solution, stored C++-side
@@ -66,7 +68,7 @@ class _SearchAdapter:
         if self.error is not None:
             return True
         try:
-            return self.ctx.should_stop()
+            return self.ctx.should_stop() or (self.stop is not None and self.stop())
         except BaseException as exc:  # carried to reraise(), see the class docstring
             self.error = exc
             return True
@@ -100,6 +102,22 @@ class _SearchAdapter:
 def solve_ortools(problem: TSP | CVRP, ctx: SolveContext, *, strategy: str, scale: float | None) -> Result:
     """Build the routing model, search until the time limit (default 10 s) or a stop request,
     decode routes."""
+    solution, solutions, scale = ortools_search(problem, ctx, strategy, scale)
+    if ctx.reason is None:  # OR-Tools ended the search itself (its clock or a local optimum)
+        ctx.finished()
+    if solution is None:
+        status = ctx.stop_status(Status.ERROR)  # stopped, out of time, or none exists
+        return ctx.result(status=status, message=f"OR-Tools found no solution ({status.value})")
+    return ctx.result(solution=solution, objective=problem.objective(solution),
+                      iterations=solutions, stats={"scale": scale})
+
+
+def ortools_search(problem: TSP | CVRP, ctx: SolveContext, strategy: str = "guided_local_search",
+                   scale: float | None = None, stop: Callable[[], bool] | None = None
+                   ) -> tuple[np.ndarray | list[list[int]] | None, int, float]:
+    """The OR-Tools search until the time limit, a stop request of ``ctx`` or ``stop()`` (also
+    the compile-free stand-in of a first CVRP call, ``local_search``); every accepted solution
+    is recorded. Returns (tour or routes, or None; solutions accepted; cost scale)."""
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
     D, scale = _integer_matrix(problem, scale)
@@ -128,14 +146,9 @@ def solve_ortools(problem: TSP | CVRP, ctx: SolveContext, *, strategy: str, scal
     # usually ends it first); rounded up, so that it never ends before the solve's deadline
     seconds = ctx.remaining() if ctx.time_limit is not None else _DEFAULT_SECONDS
     params.time_limit.FromMilliseconds(max(math.ceil(seconds * 1000), 1))
-    search = _SearchAdapter(ctx, routing, manager, scale, is_cvrp)
+    search = _SearchAdapter(ctx, routing, manager, scale, is_cvrp, stop)
     sol = routing.SolveWithParameters(params)
     search.reraise()
-    if ctx.reason is None:  # OR-Tools ended the search itself (its clock or a local optimum)
-        ctx.finished()
-    if sol is None:
-        status = ctx.stop_status(Status.ERROR)  # stopped, out of time, or none exists
-        return ctx.result(status=status, message=f"OR-Tools found no solution ({status.value})")
-    solution = search.decode(sol)
-    return ctx.result(solution=solution, objective=problem.objective(solution),
-                      iterations=search.solutions, stats={"scale": scale})
+    if sol is None and search.solutions:  # stopped by the adapter: its last solution
+        sol = search.last
+    return (None if sol is None else search.decode(sol)), search.solutions, scale
