@@ -48,11 +48,6 @@ def _device(device: Any) -> Any:
     return torch.device(device)
 
 
-def sparse_pays(n: int, dev: Any) -> bool:
-    """linsolve="auto": the sparse Schur CG where it measured faster than the dense LU."""
-    return False
-
-
 def _wsum(w: Any, x: Any) -> Any:
     """sum_k w_k x_k per problem, with 0 * (-inf) = 0 for zero-mass bins."""
     import torch
@@ -177,14 +172,17 @@ def run_batch(As: np.ndarray, Bs: np.ndarray, Cs: np.ndarray, eps: np.ndarray, t
     Returns numpy arrays: plan (B, m, n), f (B, m), g (B, n), error (B,), sinkhorn and newton
     iteration counts (B,), plus the device used and whether the loop was stopped early.
     ``linsolve``: "direct" (batched Schur-complement LU, exact Newton systems), "cg" (batched
-    conjugate gradient, ``cg_maxit`` iterations at most) or "auto" (direct up to n = 2048)."""
+    conjugate gradient, ``cg_maxit`` iterations at most), "sparse" (row-wise top-k Hessian,
+    Schur-complement CG with sparse products, ``torch_sparse``; ``lam`` does not apply) or
+    "auto" (direct up to n = 2048, then cg; the sparse solve was 0.5-1.5x the LU's time on CPU
+    at n <= 1000, benchmarks/results/ot.md, so it is not the default)."""
     import torch
 
     linsolve = LINSOLVE.validate(linsolve, "run_batch")
     dev = _device(device)
     T = _Batch(As, Bs, Cs, eps, dev)
     B = T.a.shape[0]
-    sparse = linsolve == "sparse" or (linsolve == "auto" and sparse_pays(T.b.shape[1], dev))
+    sparse = linsolve == "sparse"  # not the auto default: on CPU it measured 0.5-1.5x the LU's
     direct = not sparse and (linsolve == "direct" or (linsolve == "auto" and T.b.shape[1] <= 2048))
     k_rows, nnz = K_MIN, 0  # kept entries a row (sparse): the last step's, and the most
     f = torch.zeros_like(T.a)
