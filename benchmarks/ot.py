@@ -212,7 +212,7 @@ PAPER_CLAIM = ("paper (n=500, eps=1/1200): random 29 vs 56,199 it.; MNIST-L2 53 
 
 #: the --iters rows: (name, method, options); pot and regot are the peers
 ITERS_ROWS: tuple[tuple[str, str, dict[str, Any]], ...] = (
-    ("sns", "sns", {}), ("sns n1=5", "sns", {"n1": 5}), ("sns paper", "sns", {"sparsify": "paper"}),
+    ("sns", "sns", {}), ("sns n1=20", "sns", {"n1": 20}), ("sns paper", "sns", {"sparsify": "paper"}),
     ("sinkhorn", "sinkhorn", {"max_iter": 10_000_000}),
     ("sinkhorn-log", "sinkhorn-log", {"max_iter": 10_000_000}),
     ("POT sinkhorn_log", "pot", {"variant": "sinkhorn_log"}), ("regot ssns", "regot", {}))
