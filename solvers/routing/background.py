@@ -39,6 +39,19 @@ def ready(dispatcher) -> bool:
         return True
 
 
+def prepare() -> None:
+    """numba's one-time set-up of this process (its typing and target registries: 0.5-1 s, the
+    bulk of loading a cached kernel), done while the compiler process works, so that the load
+    itself then takes milliseconds."""
+    try:
+        from numba.core.registry import cpu_target
+
+        cpu_target.target_context.refresh()
+        cpu_target.typing_context.refresh()
+    except Exception:  # noqa: BLE001 - numba internals moved: the first call pays instead
+        pass
+
+
 def _lock_path(kind: str) -> Path | None:
     from . import _lk_kernels as L
 

@@ -284,6 +284,7 @@ def _cold_start(problem: CVRP, ctx: SolveContext, stats: dict) -> list[np.ndarra
     def ready() -> bool:
         return all(background.ready(k) for k in _SEARCH_KERNELS) or not background.compiling("cvrp")
 
+    background.prepare()  # numba's set-up before OR-Tools: loading the kernels then takes ms
     routes, _, _ = ortools_search(problem, ctx, stop=ready)
     while not ready() and not ctx.should_stop():  # OR-Tools ended (a local optimum) before that
         time.sleep(0.02)

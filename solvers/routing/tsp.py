@@ -43,7 +43,7 @@ ALPHA_COLD_LIMIT = 30.0
 #: candidates per node from the nearest + quadrant graph where α is not available (a first call)
 COLD_K = 12
 #: seconds a first call keeps for loading the LK kernel from the cache (else: the fallback's tour)
-LOAD_MARGIN = 0.7
+LOAD_MARGIN = 0.3
 
 
 class LKTour:
@@ -219,6 +219,7 @@ def _wait_for_lk(problem: TSP, ctx: SolveContext, cand: np.ndarray, start: np.nd
         if problem.objective(tour) < problem.objective(start) - 1e-9:
             ctx.record(problem.objective(tour), iteration=0, incumbent=tour)
         stats["fallback"] = float(problem.objective(tour))
+        background.prepare()
         while not kernel_ready(L.lk_ils) and background.compiling("tsp") and not ctx.should_stop():
             time.sleep(0.02)
     if not kernel_ready(L.lk_ils) and not ctx.should_stop():  # no compiler process
