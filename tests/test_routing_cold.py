@@ -39,6 +39,18 @@ def test_fallback_descent_keeps_a_permutation_and_matches_the_numba_2opt_oropt()
         assert p.objective(tour) <= 0.95 * p.objective(start)
 
 
+def test_fallback_ils_keeps_a_permutation_and_never_lengthens_its_start():
+    p = TSP.random(400, seed=6)
+    graph = candidate_graph(p)
+    cand = graph_candidates(graph, 10)
+    tour = fallback.descend(p, cand, greedy_tour(p, graph))
+    count = iter(range(150))
+    better = fallback.iterate(p, cand, tour, stop=lambda: next(count, None) is None, seed=1)
+    assert _is_perm(better, 400) and p.objective(better) < p.objective(tour)
+    again = fallback.iterate(p, cand, tour, stop=(lambda c=iter(range(150)): next(c, None) is None), seed=1)
+    assert np.array_equal(again, better)  # seeded
+
+
 def test_fallback_on_tiny_and_explicit_instances():
     p = TSP.random(12, seed=3)
     D = p.distance_matrix()

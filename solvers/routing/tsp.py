@@ -208,20 +208,21 @@ def alpha_ready() -> bool:
 def _wait_for_lk(problem: TSP, ctx: SolveContext, cand: np.ndarray, start: np.ndarray,
                  stats: dict) -> tuple[np.ndarray, bool]:
     """A first call with a time limit: the LK kernel compiles in a compiler process
-    (``background``) while the compile-free 2-opt + Or-opt descent (``fallback``) improves the
-    start on this core; then the wait for the kernel goes on until the limit. Without a compiler
+    (``background``) while the compile-free 2-opt + Or-opt descent and ILS (``fallback``)
+    improve the start on this core, until the kernel is on disk or the limit. Without a compiler
     process, the kernel compiles in a thread here (the old path). Returns the fallback's tour and
     whether the kernel is ready with at least LOAD_MARGIN s left to load it."""
     tour = start
     if background.start("tsp"):
-        tour = fallback.descend(problem, cand, start,
-                                stop=lambda: ctx.should_stop() or kernel_ready(L.lk_ils))
+        def stop() -> bool:
+            return ctx.should_stop() or kernel_ready(L.lk_ils) or not background.compiling("tsp")
+
+        tour = fallback.descend(problem, cand, start, stop=stop)
+        background.prepare()
+        tour = fallback.iterate(problem, cand, tour, stop, seed=int(ctx.rng.integers(2**31)))
         if problem.objective(tour) < problem.objective(start) - 1e-9:
             ctx.record(problem.objective(tour), iteration=0, incumbent=tour)
         stats["fallback"] = float(problem.objective(tour))
-        background.prepare()
-        while not kernel_ready(L.lk_ils) and background.compiling("tsp") and not ctx.should_stop():
-            time.sleep(0.02)
     if not kernel_ready(L.lk_ils) and not ctx.should_stop():  # no compiler process
         compiling = _background(_warm_lk)
         while compiling.is_alive() and not ctx.should_stop():
