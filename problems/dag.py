@@ -12,7 +12,7 @@ import numpy as np
 from ._validation import InvalidProblemError, InvalidSolutionError, as_float_array
 from .base import Problem, read_text
 
-LOSSES = ("l2", "logistic")
+LOSSES = ("l2", "logistic", "gauss-nv")
 
 
 class DAGLearning(Problem):
@@ -23,6 +23,15 @@ class DAGLearning(Problem):
       loss="logistic":  Q(W) = min_b 1/n sum( log(1 + exp(X W + 1 b)) - X * (X W + 1 b) )
     plus ``lambda1 * ||W||_1`` when ``lambda1 > 0``. ``objective(W)`` returns this score
     and raises if W is not acyclic or breaks the prior knowledge.
+
+    ``loss="gauss-nv"``: the Gaussian BIC score with a noise variance per node (the profile
+    log-likelihood of GOLEM-NV, Ng et al. 2020, and DAGMA's log-likelihood score, plus the
+    BIC complexity term of GES, Chickering 2002), per sample:
+      Q(W) = sum_j 1/2 log(||x_j - X w_j||^2 / n) + log(n) / (2n) * nnz(W).
+    Unlike l2 it does not assume equal noise variances, and rescaling a column shifts Q by a
+    constant, so the best graph does not depend on the data's units. The complexity term is
+    what makes it identify a graph (the likelihood alone is the same for every complete DAG),
+    so it takes no ``lambda1``.
 
     Data as users have it: ``data`` keeps the given matrix. For l2 the working ``X`` is the
     data with every column centred (``center=True``, the default, as DAGMA does), so constant
@@ -78,12 +87,14 @@ class DAGLearning(Problem):
             raise InvalidProblemError("standardize=True applies to loss='l2' (logistic data stay 0/1)")
         if lambda1 < 0 or not np.isfinite(lambda1):
             raise InvalidProblemError(f"lambda1 must be >= 0, got {lambda1}")
+        if loss == "gauss-nv" and lambda1 > 0:
+            raise InvalidProblemError("loss='gauss-nv' carries its own BIC sparsity term; lambda1 must be 0")
         self.data = X
         self.loss = loss
         self.center = bool(center)
         self.standardize = bool(standardize)
         self.intercept = loss == "logistic" and self.center
-        if loss == "l2":
+        if loss != "logistic":
             Xw = X - X.mean(axis=0) if (self.center or self.standardize) else X
             self.X = Xw / Xw.std(axis=0) if self.standardize else Xw
         else:
@@ -219,6 +230,9 @@ class DAGLearning(Problem):
         if self.loss == "l2":
             R = self.X - M
             return float(0.5 / n * np.sum(R * R))
+        if self.loss == "gauss-nv":
+            R = self.X - M
+            return float(0.5 * np.sum(np.log(np.maximum(np.mean(R * R, axis=0), 1e-300))))
         if self.intercept:
             M = M + best_intercepts(M, self.X)
         return float(np.sum(np.logaddexp(0.0, M) - self.X * M) / n)
@@ -230,6 +244,9 @@ class DAGLearning(Problem):
         broken = self.prior_violations(W)
         if broken:
             raise InvalidSolutionError(f"W breaks the prior knowledge: {broken[0]}")
+        if self.loss == "gauss-nv":
+            n = self.n_samples
+            return self.loss_value(W) + float(0.5 * np.log(n) / n * np.count_nonzero(W))
         return self.loss_value(W) + self.lambda1 * float(np.abs(W).sum())
 
     # ------------------------------------------------------------------ files

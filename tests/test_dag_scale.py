@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from problems import DAGLearning
+from problems import DAGLearning, InvalidProblemError
 from problems.dag_simulation import structural_hamming_distance
 from solvers import solve
 from solvers.dag.inner import NodeFitter
@@ -44,3 +44,46 @@ def test_d300_er2_recovered_quickly() -> None:
     problem = DAGLearning.random(300, n=1000, seed=300)
     result = solve(problem, "topo", seed=0)
     assert structural_hamming_distance(result.solution, problem.true_graph)["shd"] <= 0.02 * 600
+
+
+# ---------------------------------------------------------------- gauss-nv (Gaussian BIC)
+def _nv_problem(d: int = 10, seed: int = 0, **kw) -> DAGLearning:
+    return DAGLearning.random(d, n=1000, seed=seed, graph="ER", equal_variance=False, loss="gauss-nv", **kw)
+
+
+def test_bic_node_fit_is_the_bic_of_its_support() -> None:
+    problem = _nv_problem()
+    fitter = NodeFitter(problem, l2=0.0)
+    X, n = problem.X, problem.n_samples
+    parents = np.array([i for i in range(10) if i != 4])
+    score, w = fitter.fit(4, parents)
+    support = parents[w != 0]
+    ref = np.linalg.lstsq(X[:, support], X[:, 4], rcond=None)[0]
+    np.testing.assert_allclose(w[w != 0], ref, rtol=1e-6, atol=1e-8)
+    resid = np.mean((X[:, 4] - X[:, support] @ ref) ** 2)
+    assert score == pytest.approx(0.5 * np.log(resid) + 0.5 * np.log(n) / n * support.size, rel=1e-8)
+    for k in range(support.size):  # no single removal lowers the BIC
+        rest = np.delete(support, k)
+        r = X[:, 4] - X[:, rest] @ np.linalg.lstsq(X[:, rest], X[:, 4], rcond=None)[0]
+        assert 0.5 * np.log(np.mean(r**2)) + 0.5 * np.log(n) / n * rest.size > score
+
+
+def test_gauss_nv_recovers_unequal_variance_graph_and_ignores_units() -> None:
+    problem = _nv_problem(12, seed=2)
+    result = solve(problem, "topo", seed=0, threshold=0.0)
+    assert structural_hamming_distance(result.solution, problem.true_graph)["shd"] <= 1
+    order = np.array(result.stats["order"])
+    scale = np.random.default_rng(0).uniform(0.01, 100.0, size=12)
+    scaled = DAGLearning(problem.data * scale, "gauss-nv")
+    again = solve(scaled, "topo", init=order, add_default_starts=False, threshold=0.0)
+    np.testing.assert_array_equal(again.solution != 0, result.solution != 0)
+    shift = float(np.sum(np.log(scale)))  # Q moves by a constant under column scaling
+    assert again.objective == pytest.approx(result.objective + shift, rel=1e-7)
+
+
+def test_gauss_nv_refusals() -> None:
+    with pytest.raises(InvalidProblemError, match="lambda1"):
+        _nv_problem(lambda1=0.1)
+    problem = _nv_problem(5)
+    with pytest.raises(ValueError, match="gauss-nv"):
+        solve(problem, "notears")

@@ -1,6 +1,8 @@
 """DAG structure learning: TOPO topological swaps, NOTEARS, exhaustive search for tiny d.
 
-All three respect the problem's prior knowledge (forbidden / required edges, tiers) and work
+TOPO also takes ``loss="gauss-nv"`` (the Gaussian BIC score with a noise variance per node,
+node fits by backward elimination; no Cholesky fast path there); NOTEARS and exhaustive search
+do not. All three respect the problem's prior knowledge (forbidden / required edges, tiers) and work
 on its centred data (``DAGLearning(X, standardize=...)``).
 
 Every method records a score of its current unthresholded graph (history label "score"):

@@ -9,6 +9,8 @@ soft-thresholding (the lasso on the Gram matrix). Binary data use logistic regre
 unpenalized intercept, solved by proximal Newton (glmnet's scheme: a weighted-least-squares
 model of the log-likelihood, minimized with its L1 term by coordinate descent, then a
 backtracking line search on the true objective). Required parents carry no L1 penalty.
+``loss="gauss-nv"``: each node's Gaussian BIC fit, backward elimination on the Gram matrix
+(:mod:`solvers.dag._bic_kernels`).
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ class NodeFitter:
         if hit is None:
             if self.problem.loss == "l2":
                 hit = self._least_squares(j, sorted_parents)
+            elif self.problem.loss == "gauss-nv":
+                from ._bic_kernels import bic_fit
+
+                protect = self.required[sorted_parents, j]
+                hit = bic_fit(self.S, int(j), sorted_parents, protect, self.l2, self.n)
             else:
                 hit = self._logistic(j, sorted_parents)
             self.cache[key] = hit
@@ -60,9 +67,14 @@ class NodeFitter:
         return loss, w
 
     def score_gradient(self, W: np.ndarray) -> np.ndarray:
-        """grad Q(W) of the data-fit term: -(S - S W) for l2, X^T (sigmoid(XW + b) - X) / n else."""
+        """grad Q(W) of the data-fit term: -(S - S W) for l2, the same with column j divided
+        by node j's residual variance for gauss-nv, X^T (sigmoid(XW + b) - X) / n for logistic."""
         if self.problem.loss == "l2":
             return self.S @ W - self.S
+        if self.problem.loss == "gauss-nv":
+            M = self.S - self.S @ W  # S (I - W)
+            var = np.einsum("ij,ij->j", np.eye(W.shape[0]) - W, M)  # diag((I-W)^T S (I-W))
+            return -M / np.maximum(var, 1e-300)[None, :]
         M = self.X @ W
         if self.problem.intercept:
             from problems.dag import best_intercepts

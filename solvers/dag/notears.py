@@ -71,6 +71,9 @@ def solve_notears(problem: DAGLearning, ctx: SolveContext, *, lambda1: float | N
                   w_threshold: float, h_tol: float, rho_max: float, max_iter: int | None) -> Result:
     """Augmented Lagrangian steps until h <= h_tol or rho >= rho_max (converged) or
     ``max_iter`` steps; the result is thresholded to an acyclic graph."""
+    if problem.loss == "gauss-nv":
+        raise ValueError("notears handles loss 'l2' and 'logistic'; use topo for 'gauss-nv' "
+                         "(its BIC term is not differentiable)")
     d = problem.n_nodes
     lam = problem.lambda1 if lambda1 is None else lambda1
     allowed, required = problem.allowed, problem.required

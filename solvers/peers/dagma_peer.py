@@ -78,6 +78,8 @@ def solve_dagma(problem: DAGLearning, ctx: SolveContext, *, lambda1: float | Non
                 T: int, mu_init: float, mu_factor: float, warm_iter: int, final_iter: int,
                 lr: float, checkpoint: int) -> Result:
     """DAGMA's central path (``T`` steps of ``mu``, Adam inner solves) until it ends or a stop."""
+    if problem.loss == "gauss-nv":
+        raise ValueError("DAGMA's linear model has losses 'l2' and 'logistic' only, not 'gauss-nv'")
     lam = problem.lambda1 if lambda1 is None else lambda1
     model = _model(ctx, problem, problem.loss, w_threshold)
     X = np.array(problem.X, dtype=np.float64, copy=True)  # DAGMA centres X in place
