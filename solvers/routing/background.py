@@ -39,6 +39,16 @@ def ready(dispatcher) -> bool:
         return True
 
 
+def busy() -> bool:
+    """No core to spare for a fallback beside the compiler process: the 1-minute load average
+    is at least the core count less one half (then a CPU-bound fallback slows the compiler:
+    d1291's LK kernel ready after 9.0-9.6 s instead of 7.6-7.8 s at load 5 on 2 cores)."""
+    try:
+        return os.getloadavg()[0] >= (os.cpu_count() or 1) - 0.5
+    except (AttributeError, OSError):
+        return False
+
+
 def prepare() -> None:
     """numba's one-time set-up of this process (its typing and target registries: 0.5-1 s, the
     bulk of loading a cached kernel), done while the compiler process works, so that the load

@@ -274,8 +274,9 @@ def _warm_search() -> None:
 
 def _cold_start(problem: CVRP, ctx: SolveContext, stats: dict) -> list[np.ndarray] | None:
     """A first call with a time limit (kernels not in numba's cache): a compiler process warms
-    them (``background``) while OR-Tools' guided local search runs here until they are on disk;
-    its routes are the start of the search. None: warm (or no compiler process / too large)."""
+    them (``background``) while OR-Tools' guided local search runs here until they are on disk
+    (on a loaded machine, ``background.busy``, only up to its first solution); its routes are
+    the start of the search. None: warm (or no compiler process / too large)."""
     if ctx.time_limit is None or all(background.ready(k) for k in _SEARCH_KERNELS) or \
             problem.n_nodes > ORTOOLS_COLD_MAX or not background.start("cvrp"):
         return None
@@ -284,8 +285,14 @@ def _cold_start(problem: CVRP, ctx: SolveContext, stats: dict) -> list[np.ndarra
     def ready() -> bool:
         return all(background.ready(k) for k in _SEARCH_KERNELS) or not background.compiling("cvrp")
 
+    busy = background.busy()  # no spare core: OR-Tools' first solution only, then wait
+
+    def stop() -> bool:
+        return ready() or (busy and ctx.incumbent is not None)
+
     background.prepare()  # numba's set-up before OR-Tools: loading the kernels then takes ms
-    routes, _, _ = ortools_search(problem, ctx, stop=ready)
+    routes, _, _ = ortools_search(problem, ctx, stop=stop)
+    stats["fallback_gls"] = not busy
     while not ready() and not ctx.should_stop():  # OR-Tools ended (a local optimum) before that
         time.sleep(0.02)
     if routes is None:

@@ -209,7 +209,8 @@ def _wait_for_lk(problem: TSP, ctx: SolveContext, cand: np.ndarray, start: np.nd
                  stats: dict) -> tuple[np.ndarray, bool]:
     """A first call with a time limit: the LK kernel compiles in a compiler process
     (``background``) while the compile-free 2-opt + Or-opt descent and ILS (``fallback``)
-    improve the start on this core, until the kernel is on disk or the limit. Without a compiler
+    improve the start on this core (the ILS only where a core is free, ``background.busy``),
+    until the kernel is on disk or the limit. Without a compiler
     process, the kernel compiles in a thread here (the old path). Returns the fallback's tour and
     whether the kernel is ready with at least LOAD_MARGIN s left to load it."""
     tour = start
@@ -217,12 +218,17 @@ def _wait_for_lk(problem: TSP, ctx: SolveContext, cand: np.ndarray, start: np.nd
         def stop() -> bool:
             return ctx.should_stop() or kernel_ready(L.lk_ils) or not background.compiling("tsp")
 
+        busy = background.busy()
         tour = fallback.descend(problem, cand, start, stop=stop)
         background.prepare()
-        tour = fallback.iterate(problem, cand, tour, stop, seed=int(ctx.rng.integers(2**31)))
+        if not busy:  # the ILS on a spare core (on a loaded machine it would slow the compiler)
+            tour = fallback.iterate(problem, cand, tour, stop, seed=int(ctx.rng.integers(2**31)))
+        stats["fallback_ils"] = not busy
         if problem.objective(tour) < problem.objective(start) - 1e-9:
             ctx.record(problem.objective(tour), iteration=0, incumbent=tour)
         stats["fallback"] = float(problem.objective(tour))
+        while not stop():
+            time.sleep(0.02)
     if not kernel_ready(L.lk_ils) and not ctx.should_stop():  # no compiler process
         compiling = _background(_warm_lk)
         while compiling.is_alive() and not ctx.should_stop():
@@ -231,6 +237,7 @@ def _wait_for_lk(problem: TSP, ctx: SolveContext, cand: np.ndarray, start: np.nd
         stats["compiling"] = not kernel_ready(L.lk_ils)
         return tour, False
     stats["cold_start"] = True
+    stats["lk_ready_s"] = round(ctx.elapsed(), 2)
     return tour, True
 
 
