@@ -175,7 +175,8 @@ def _emulate(files: list[str], seconds: float | None, method: str | None, after:
 
         from solvers.routing import tsp as T
         patches = [(background, "ready", ready), (background, "start", lambda kind: True),
-                   (background, "compiling", lambda kind: True), (T, "kernel_ready", ready)]
+                   (background, "compiling", lambda kind: True), (T, "kernel_ready", ready),
+                   (background, "busy", lambda: False)]  # idle: a core to spare
         old = [(m, n, getattr(m, n)) for m, n, _ in patches]
         _ = [setattr(m, n, v) for m, n, v in patches]
         try:
