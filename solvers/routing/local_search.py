@@ -24,8 +24,10 @@ _EMPTY = np.zeros((1, 1))
 #: a first CVRP call runs OR-Tools while its kernels compile up to this many nodes (its model
 #: takes an n² matrix of Python ints)
 ORTOOLS_COLD_MAX = 1500
-#: the kernels of the CVRP search after the start (``_solve_cvrp``)
-_SEARCH_KERNELS = (CK.granular_descent, CK.solution_cost, CK.ils_chunk)
+#: the kernels of the CVRP search after the start (``_solve_cvrp``): the descent's (compiled
+#: first by the compiler process: ~5 of its 13 CPU s) and the ILS's
+_DESCENT_KERNELS = (CK.granular_descent, CK.solution_cost)
+_SEARCH_KERNELS = (*_DESCENT_KERNELS, CK.ils_chunk)
 
 
 class TourImprover:
@@ -282,8 +284,8 @@ def _cold_start(problem: CVRP, ctx: SolveContext, stats: dict) -> list[np.ndarra
         return None
     from .ortools_routing import ortools_search
 
-    def ready() -> bool:
-        return all(background.ready(k) for k in _SEARCH_KERNELS) or not background.compiling("cvrp")
+    def ready() -> bool:  # the descent can run (or no compiler: compile here)
+        return all(background.ready(k) for k in _DESCENT_KERNELS) or not background.compiling("cvrp")
 
     busy = background.busy()  # no spare core: OR-Tools' first solution only, then wait
 
@@ -299,8 +301,17 @@ def _cold_start(problem: CVRP, ctx: SolveContext, stats: dict) -> list[np.ndarra
         return None
     stats["cold_start"] = True
     stats["fallback"] = float(problem.objective(routes))
-    stats["compiling"] = not all(background.ready(k) for k in _SEARCH_KERNELS)
+    stats["compiling"] = not all(background.ready(k) for k in _DESCENT_KERNELS)
     return [np.asarray(r, dtype=np.int64) for r in routes]
+
+
+def _wait_for_ils(ctx: SolveContext, stats: dict) -> bool:
+    """A first call after its descent: wait for the ILS kernel (the compiler process's last
+    step) until the limit; whether it is ready."""
+    while not background.ready(CK.ils_chunk) and background.compiling("cvrp") and not ctx.should_stop():
+        time.sleep(0.02)
+    stats["compiling"] = not background.ready(CK.ils_chunk)
+    return not ctx.should_stop() and (background.ready(CK.ils_chunk) or not background.compiling("cvrp"))
 
 
 def _solve_cvrp(problem: CVRP, ctx: SolveContext, improver: TourImprover, kicks: int | None) -> Result:
@@ -308,7 +319,8 @@ def _solve_cvrp(problem: CVRP, ctx: SolveContext, improver: TourImprover, kicks:
     then the granular inter-route descent (relocate / swap / 2-opt* / 2-opt, capacity-aware)
     and ruin-and-recreate iterated local search until the time limit (or ``kicks`` rounds;
     default 20 n without a time limit). A first call (kernels compiling) starts from OR-Tools'
-    routes instead (``_cold_start``)."""
+    routes instead (``_cold_start``), descends once that kernel is on disk, and waits for the ILS
+    kernel (``_wait_for_ils``)."""
     stats: dict = {}
     routes = _cold_start(problem, ctx, stats)
     if routes is not None and (stats["compiling"] or ctx.should_stop()):
@@ -327,7 +339,9 @@ def _solve_cvrp(problem: CVRP, ctx: SolveContext, improver: TourImprover, kicks:
     cvrp_descend(problem, improver, state, neigh)
     state.keep_best()
     ctx.record(cvrp_cost(state, improver), iteration=0, incumbent=state.solution)
-    rounds = cvrp_ils(problem, improver, state, neigh, ctx, kicks, ctx.rng)
+    rounds = 0
+    if not stats.get("cold_start") or _wait_for_ils(ctx, stats):
+        rounds = cvrp_ils(problem, improver, state, neigh, ctx, kicks, ctx.rng)
     if ctx.reason is None:  # the round budget ran out
         ctx.finished()
     routes = state.solution()
