@@ -82,7 +82,7 @@ METHODS = [
         target="solvers.routing.local_search:solve_local_search",
         options=LOCAL_SEARCH_OPTIONS,
         description="TSP: α-nearness candidates (Held-Karp 1-tree ascent), numba Lin-Kernighan "
-                    "(depth 6) + Or-opt with don't-look bits, iterated local search with segment "
+                    "(depth 10) + Or-opt with don't-look bits, iterated local search with segment "
                     "double-bridge kicks (CVRP: giant tour + optimal split, then granular capacity-aware "
                     "relocate/swap/2-opt* with ruin-and-recreate ILS)",
         randomized=True,
