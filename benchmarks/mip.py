@@ -51,12 +51,14 @@ SOLVERS = PROTOCOL_SOLVERS + PEERS
 # The ablation (issue 27): which mechanism earns Balans' result. "balans_lns" is the paper's
 # Balans (first solution, then the bandit LNS alone: no hand-over to SCIP); "op:NAME" is that
 # LNS with the single operator NAME; "lns_random" picks arms uniformly; "lns_nocost" is the
-# bandit without the cost-aware score; "lns_flat" the bandit with the package's flat prior.
+# bandit without the cost-aware score; "lns_flat" / "balans_flat": balans_lns / balans with the
+# package's flat bandit prior (bandit_optimistic=False).
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "balans_lns": ("balans", {"first_solution": "lns"}),
     "lns_random": ("balans", {"first_solution": "lns", "bandit": "random"}),
     "lns_nocost": ("balans", {"first_solution": "lns", "bandit_cost": False}),
     "lns_flat": ("balans", {"first_solution": "lns", "bandit_optimistic": False}),
+    "balans_flat": ("balans", {"bandit_optimistic": False}),
 }
 ABLATION_OPS = ("crossover", "mutation_50", "local_branching_25", "proximity_15", "rens_50", "rins_50")
 
