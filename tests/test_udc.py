@@ -256,3 +256,33 @@ def test_next_node_log_prob_is_a_distribution():
                                              np.array(slots))))
     assert total == pytest.approx(1.0, abs=1e-9)
     assert len(seen) > 1
+
+
+def test_first_call_with_cold_kernels_runs_as_local_search_within_its_limit(monkeypatch):
+    """A first call whose UDC kernels are not compiled (readiness mocked) starts UDC's compiler
+    process and returns local-search's result (a feasible solution) within its limit, instead
+    of compiling for tens of seconds; a warm call runs UDC's stages."""
+    import time
+
+    from solvers.routing import background
+
+    started = []
+    udc_kernels = set()
+
+    from learned.udc import _conquer_kernels as CQ
+    from learned.udc import _insertion_kernels as IK
+
+    udc_kernels.update({id(IK.random_insertion_kernel), id(CQ.conquer_pass)})
+    real_ready = background.ready
+    monkeypatch.setattr(background, "ready",
+                        lambda k: False if id(k) in udc_kernels else real_ready(k))
+    monkeypatch.setattr(background, "start", lambda kind: started.append(kind) or True)
+    p = CVRP.random(80, seed=3)
+    t = time.perf_counter()
+    r = solve(p, "udc", time_limit=2.0, seed=0)
+    assert time.perf_counter() - t < 2.0 + 1.5
+    assert "udc" in started and r.stats["cold_start"] == "local-search"
+    assert p.is_feasible(r.solution) and "stages" not in r.stats
+    monkeypatch.setattr(background, "ready", real_ready)
+    warm = solve(p, "udc", time_limit=2.0, seed=0)
+    assert "cold_start" not in warm.stats and "stages" in warm.stats

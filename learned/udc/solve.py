@@ -40,6 +40,41 @@ def network(problem: TSP | CVRP, weights):
     return M.load(kind, path=weights).to(M.device())
 
 
+#: what UDC's compiler process runs on a first call (``solvers.routing.background``)
+_WARM = ("from problems import CVRP, TSP; from solvers import solve; import numpy as np; "
+         "solve(TSP(np.random.default_rng(1).random((300, 2)), edge_weight_type='EUC'), 'udc', "
+         "starts=1, polish=False, seed=0); solve(CVRP.random(60, seed=1), 'udc', starts=1, kicks=5, seed=0)")
+
+
+def _cold_call(problem: TSP | CVRP, ctx: SolveContext, kicks: int | None) -> Result | None:
+    """A first call with a time limit while UDC's kernels are not in numba's cache (compiling
+    them here would overrun the limit: 30-45 s on a loaded machine): a compiler process warms
+    them for the next call, and this one is ``local-search``'s first call (its own compile-free
+    fallback and compiler process). None when warm."""
+    from solvers.routing import background
+
+    from . import _conquer_kernels as CQ
+    from . import _insertion_kernels as IK
+
+    if ctx.time_limit is None:
+        return None
+    kernels = [IK.random_insertion_kernel, CQ.conquer_pass]
+    if isinstance(problem, CVRP):
+        from solvers.routing.local_search import _SEARCH_KERNELS
+
+        kernels += _SEARCH_KERNELS
+    if all(background.ready(k) for k in kernels):
+        return None
+    background.register("udc", _WARM)
+    if not background.start("udc"):
+        return None  # no writable cache: compile here
+    from solvers.routing.local_search import solve_local_search
+
+    result = solve_local_search(problem, ctx, neighbours=10, kicks=kicks, candidates="alpha")
+    result.stats["cold_start"] = "local-search"
+    return result
+
+
 def solve_udc(problem: TSP | CVRP, ctx: SolveContext, *, start: str, weights, starts: int,
               segment: int, rounds: int, polish: bool, refresh: int | None,
               kicks: int | None) -> Result:
@@ -47,7 +82,11 @@ def solve_udc(problem: TSP | CVRP, ctx: SolveContext, *, start: str, weights, st
     :func:`reunion_offsets`), keep the best, then ILS polish with the remaining time (or
     ``kicks`` kicks / ruin-and-recreate rounds; 20 n without a time limit, as ``local-search``).
     ``refresh``: heatmap recomputed every ``refresh`` construction steps on the unvisited nodes
-    (None or 0: one heatmap, as trained)."""
+    (None or 0: one heatmap, as trained).  A first call with a time limit whose kernels are not
+    compiled yet runs as ``local-search``'s first call (:func:`_cold_call`)."""
+    cold = _cold_call(problem, ctx, kicks)
+    if cold is not None:
+        return cold
     if kicks is None and ctx.time_limit is None:
         kicks = 20 * problem.n_nodes
     rng = ctx.rng

@@ -20,8 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-#: kinds of kernels a compiler process can warm, in the order it compiles them
-KINDS = ("tsp", "cvrp")
 #: a lock older than this (s) is stale (its compiler died without removing it)
 STALE = 900.0
 
@@ -99,10 +97,16 @@ def compiling(kind: str) -> bool:
     return pid > 0 and _alive(pid) and age < STALE
 
 
+def register(kind: str, source: str) -> None:
+    """A kind of kernels that a higher layer owns (``learned.udc``): ``source`` is the Python
+    its compiler process runs (imports and small solves that compile the kernels)."""
+    _WARM.setdefault(kind, source)
+
+
 def start(kind: str) -> bool:
     """Start a compiler process for ``kind`` unless one runs already; False if none could be
     started (no writable cache directory: the caller compiles in-process)."""
-    if kind not in KINDS:
+    if kind not in _WARM:
         raise ValueError(f"unknown kernel kind {kind!r}")
     if compiling(kind):
         return True
@@ -123,7 +127,8 @@ def start(kind: str) -> bool:
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-c", f"from solvers.routing.background import _child; _child({kind!r})"],
+            [sys.executable, "-c", "import sys; from solvers.routing.background import _child; "
+             "_child(sys.argv[1], sys.argv[2])", kind, _WARM[kind]],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True, close_fds=True)
     except OSError:
@@ -145,11 +150,12 @@ _WARM = {
 }
 
 
-def _child(kind: str) -> None:
-    """The compiler process: warm ``kind``'s kernels, then remove the lock."""
+def _child(kind: str, source: str | None = None) -> None:
+    """The compiler process: warm ``kind``'s kernels (``source``: a registered kind's), then
+    remove the lock."""
     lock = _lock_path(kind)
     try:
-        exec(_WARM[kind], {})  # noqa: S102 - a fixed string of this module
+        exec(source or _WARM[kind], {})  # noqa: S102 - this module's or a registered fixed string
     finally:
         if lock is not None:
             try:
