@@ -17,41 +17,7 @@ import math
 import numpy as np
 from numba import get_num_threads, njit, prange
 
-_LOG2E = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01  # ln 2 = _LN2_HI + _LN2_LO (Cody-Waite range reduction)
-_LN2_LO = 1.90821492927058770002e-10
-_SHIFT = 6755399441055744.0  # 1.5 * 2^52: y + _SHIFT holds round(y) in its low mantissa bits
-_SHIFT_BITS = int(np.array([_SHIFT]).view(np.int64)[0])
-_XMIN = -700.0  # shifted exponents are <= 0; below -700 an entry is < 1e-304 of its row maximum
-
-
-@njit(cache=True, nogil=True, fastmath={"contract"})  # no reassoc: it would fold (t - _SHIFT)
-def vexp(x: np.ndarray, out: np.ndarray, tb: np.ndarray, count: int) -> None:
-    """out[:count] = exp(max(x, -700)) for x <= ~700: x = k ln2 + r, |r| <= ln2/2, exp(r) by its
-    degree-11 Taylor polynomial (relative truncation < 1e-14), 2^k added to the exponent bits.
-    Branch-free, so the loop vectorizes (math.exp per entry does not)."""
-    tbits = tb.view(np.int64)
-    for j in range(count):
-        xx = max(x[j], _XMIN)
-        t = xx * _LOG2E + _SHIFT
-        kf = t - _SHIFT
-        r = (xx - kf * _LN2_HI) - kf * _LN2_LO
-        p = 1.0 / 39916800.0
-        p = p * r + 1.0 / 3628800.0
-        p = p * r + 1.0 / 362880.0
-        p = p * r + 1.0 / 40320.0
-        p = p * r + 1.0 / 5040.0
-        p = p * r + 1.0 / 720.0
-        p = p * r + 1.0 / 120.0
-        p = p * r + 1.0 / 24.0
-        p = p * r + 1.0 / 6.0
-        p = p * r + 0.5
-        p = p * r + 1.0
-        out[j] = p * r + 1.0
-        tb[j] = t
-    obits = out.view(np.int64)
-    for j in range(count):
-        obits[j] += (tbits[j] - _SHIFT_BITS) << 52
+from ._fastexp import vexp
 
 
 @njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz", "arcp"})
