@@ -133,7 +133,7 @@ CLI_CASES = [
     ("udc", ".tsp", lambda: __import__("problems").TSP.random(3000, seed=2)),
     ("ortools", ".vrp", lambda: __import__("problems").CVRP.random(400, seed=2)),
     ("sinkhorn-log", ".npz", lambda: __import__("problems").OptimalTransport.random(800, seed=1, reg=1e-4)),
-    ("topo", ".csv", lambda: __import__("problems").DAGLearning.random(200, n=1000, seed=1)),
+    ("topo", ".csv", lambda: __import__("problems").DAGLearning.random(400, n=500, seed=1)),
     ("notears", ".csv", lambda: __import__("problems").DAGLearning.random(40, n=500, seed=1, graph="SF",
                                                                          edges_per_node=4)),
     ("cg", ".npz", lambda: __import__("problems").LinearSystem.poisson((600, 600))),
