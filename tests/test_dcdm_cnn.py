@@ -79,13 +79,17 @@ def test_3d_kept_directions_are_a_orthogonal():
 
 
 def test_validation_shapes_are_the_benchmarks_unseen_shapes():
-    """``learned.dcdm.shapes`` (training's validation set) builds the benchmark's rings and
-    crosses: the same masks for the same seed (the library may not import benchmarks)."""
+    """``learned.dcdm.shapes`` builds the benchmark's rings and crosses (one function), seeded,
+    with the asked solid fraction."""
     from benchmarks.linear import rings_and_crosses
     from learned.dcdm.shapes import unseen_obstacles
 
+    assert rings_and_crosses is unseen_obstacles
     for kind in ("rings", "crosses"):
         for shape in ((24, 24, 24), (40, 31)):
-            np.testing.assert_array_equal(unseen_obstacles(shape, kind, 7), rings_and_crosses(shape, kind, 7))
+            mask = unseen_obstacles(shape, kind, 7)
+            assert mask.shape == shape and 0.2 <= 1 - mask.mean() < 0.4
+            np.testing.assert_array_equal(mask, unseen_obstacles(shape, kind, 7))
+            assert not np.array_equal(mask, unseen_obstacles(shape, kind, 8))
     with pytest.raises(ValueError, match="kind"):
         unseen_obstacles((8, 8), "spheres", 0)
