@@ -28,8 +28,9 @@ from ..context import SolveContext
 from ..result import Result
 from ._common import Reduced
 from .newton import newton
+from .phases import alternate
 from .scaled import Scaled, pack
-from .sweeps import MIN_SWEEPS, PROBE_AT, finishes_within, sweep_rate, sweeps
+from .sweeps import sweeps
 
 
 def eps_ladder(st: Scaled, ctx: SolveContext, factor: float, stats: dict) -> None:
@@ -94,38 +95,8 @@ def solve_sns(problem: OptimalTransport, ctx: SolveContext, *, tol: float, max_i
     stats: dict = {"tol": tol, "sinkhorn_iterations": 0, "newton_iterations": 0, "cg_iterations": 0,
                    "line_search_evals": 0, "newton_sweeps": 0, "sparsify": sparsify}
     st = Scaled(red)
-    phase = MIN_SWEEPS  # sweeps before the next switch; doubles after every stalled phase
-    probe = n1 is None
-    cap, switch = (PROBE_AT if probe else max(n1, 1)), None  # stage 1: exactly cap sweeps
-    while True:
-        errs: list[float] = []
-        reason = sweeps(st, ctx, tol, cap, stats, switch_after=switch, min_sweeps=min(phase, cap),
-                        errs=errs)
-        if reason not in ("switch", "limit"):
-            break
-        if probe and finishes_within(errs, tol, MIN_SWEEPS - PROBE_AT):  # the sweeps finish first
-            probe, cap = False, MIN_SWEEPS - PROBE_AT
-            continue
-        stats["newton_phases"] = stats.get("newton_phases", 0) + 1
-        if stats["newton_phases"] == 1 or "stage1_retreat" in stats and stats["newton_phases"] == 2:
-            stats["stage1_sweeps"] = stats["sinkhorn_iterations"]  # before the first kept step
-        reason = newton(st, ctx, tol, max_iter, lam, cg_maxit, stall, stats, sparsify=sparsify,
-                        probe=sweep_rate(errs) if probe else None)
-        probe = False
-        if reason == "retreat":  # the probing step lost to the sweeps: the rest of N1 = 20
-            stats["stage1_retreat"] = True
-            cap, switch = MIN_SWEEPS - PROBE_AT, None
-            continue
-        if reason != "stalled":
-            break
-        stats["newton_stalled"] = stats.get("newton_stalled", 0) + 1
-        phase *= 2
-        if eps_scaling > 1 and "eps_ladder" not in stats:
-            eps_ladder(st, ctx, eps_scaling, stats)
-            phase = MIN_SWEEPS
-        # after the ladder (phase back at N1) a stage-1 length again, as the first phase's
-        cap = (MIN_SWEEPS if n1 is None else max(n1, 1)) if phase == MIN_SWEEPS else max(n1 or 0, phase)
-        switch = switch_after
-    if reason == "converged":
-        ctx.converged()
+    alternate(st, ctx, tol=tol, n1=n1, switch_after=switch_after, eps_scaling=eps_scaling,
+              stats=stats, sweeps=sweeps, eps_ladder=eps_ladder,
+              newton=lambda probe: newton(st, ctx, tol, max_iter, lam, cg_maxit, stall, stats,
+                                          sparsify=sparsify, probe=probe))
     return pack(red, ctx, st, stats)

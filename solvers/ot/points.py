@@ -26,7 +26,8 @@ from . import _points_kernels as PK
 from ._common import plan_status
 from .lazy_plan import Cloud, LazyPlan
 from .newton import MU0, SWEEP_ABOVE, forcing, pcg
-from .sweeps import MIN_SWEEPS, PROBE_AT, finishes_within, sweep_rate
+from .phases import alternate
+from .sweeps import MIN_SWEEPS
 
 #: online passes when the dense kernel would take more than this many entries (dense sweeps
 #: over a stored kernel are ~2x cheaper than online ones while K, C and P fit comfortably)
@@ -311,55 +312,21 @@ def sinkhorn_points(problem: OptimalTransport, ctx: SolveContext, *, tol: float,
 def sns_points(problem: OptimalTransport, ctx: SolveContext, *, tol: float, max_iter: int | None,
                n1: int | None, switch_after: float, lam: float | None, cg_maxit: int, stall: int,
                eps_scaling: float) -> Result:
-    """SNS on the online plan: the driver of ``newton_sparse.solve_sns`` (stage 1 of n1 sweeps or
-    the adaptive probe, Newton, back to twice as many sweeps after a stall, once through the eps
-    ladder)."""
-    m, n = problem.shape
+    """SNS on the online plan: the phases of ``phases.alternate`` (as ``newton_sparse.solve_sns``)
+    with the online sweeps and Newton steps; Newton only where the kept entries hold the mass."""
     k = kept_per_row(int((problem.a > 0).sum()), int((problem.b > 0).sum()), lam)
     st = State(Cloud(problem))
     stats = dict(_stats(tol), kept_per_row=k)
-    phase = MIN_SWEEPS
-    probe = n1 is None
-    cap, switch = (PROBE_AT if probe else max(n1, 1)), None
-    while True:
-        errs: list[float] = []
-        reason = run_sweeps(st, ctx, tol, cap, stats, switch_after=switch,
-                            min_sweeps=min(phase, cap), errs=errs)
-        if reason not in ("switch", "limit"):
-            break
-        if probe and finishes_within(errs, tol, MIN_SWEEPS - PROBE_AT):  # the sweeps finish first
-            probe, cap = False, MIN_SWEEPS - PROBE_AT
-            continue
+
+    def gate() -> bool:  # Newton on this sparsification pays only if it keeps the mass
         stats["kept_mass_sample"] = km = kept_mass(st, k)
-        if km < KEEP_MIN:  # Newton on this sparsification would not pay: Sinkhorn to the end
+        if km < KEEP_MIN:
             stats["newton_skipped"] = f"kept mass {km:.3g} < {KEEP_MIN} with {k} entries a row"
-            reason = run_sweeps(st, ctx, tol, None, stats)
-            break
-        stats["newton_phases"] = stats.get("newton_phases", 0) + 1
-        if stats["newton_phases"] == 1 or "stage1_retreat" in stats and stats["newton_phases"] == 2:
-            stats["stage1_sweeps"] = stats["sinkhorn_iterations"]  # before the first kept step
-        reason = newton(st, ctx, tol, max_iter, k, cg_maxit, stall, stats,
-                        probe=sweep_rate(errs) if probe else None)
-        probe = False
-        if reason == "retreat":
-            stats["stage1_retreat"] = True
-            cap, switch = MIN_SWEEPS - PROBE_AT, None
-            continue
-        if reason == "slow":
-            stats["newton_slow"] = True
-            reason = run_sweeps(st, ctx, tol, None, stats)
-            break
-        if reason != "stalled":
-            break
-        stats["newton_stalled"] = stats.get("newton_stalled", 0) + 1
-        phase *= 2
-        if eps_scaling > 1 and "eps_ladder" not in stats:
-            eps_ladder(st, ctx, eps_scaling, stats)
-            phase = MIN_SWEEPS
-        cap = (MIN_SWEEPS if n1 is None else max(n1, 1)) if phase == MIN_SWEEPS else max(n1 or 0, phase)
-        switch = switch_after
-    if reason == "converged":
-        ctx.converged()
+        return km >= KEEP_MIN
+
+    alternate(st, ctx, tol=tol, n1=n1, switch_after=switch_after, eps_scaling=eps_scaling,
+              stats=stats, sweeps=run_sweeps, eps_ladder=eps_ladder, gate=gate,
+              newton=lambda probe: newton(st, ctx, tol, max_iter, k, cg_maxit, stall, stats, probe=probe))
     return pack(st, ctx, stats)
 
 
