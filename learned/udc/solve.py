@@ -68,9 +68,11 @@ def _cold_call(problem: TSP | CVRP, ctx: SolveContext, kicks: int | None) -> Res
     background.register("udc", _WARM)
     if not background.start("udc"):
         return None  # no writable cache: compile here
+    from solvers.routing import LOCAL_SEARCH_OPTIONS
     from solvers.routing.local_search import solve_local_search
 
-    result = solve_local_search(problem, ctx, neighbours=10, kicks=kicks, candidates="alpha")
+    defaults = {o.name: o.default for o in LOCAL_SEARCH_OPTIONS}  # local-search's own defaults
+    result = solve_local_search(problem, ctx, **dict(defaults, kicks=kicks))
     result.stats["cold_start"] = "local-search"
     return result
 
