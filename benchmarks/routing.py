@@ -43,6 +43,8 @@ CVRPLIB_FULL = ["X-n502-k39", "X-n524-k153", "X-n548-k50", "X-n573-k30", "X-n599
                 "X-n856-k95", "X-n895-k37", "X-n936-k151", "X-n979-k58"]
 #: CVRP from 1000 customers: the largest X file here and the smallest XXL one (Arnold et al. 2019)
 CVRPLIB_BIG = ["X-n979-k58", "Leuven1"]
+#: the largest TSPLIB files in shared/ (issue 23's 14k-18k class: usa13509), 10 minutes each
+TSPLIB_BIG = ["rl5915", "pla7397", "usa13509"]
 CVRPLIB = {"quick": ["X-n502-k39"], "reduced": ["X-n502-k39", "X-n655-k131", "X-n783-k48", "X-n979-k58"],
            "full": CVRPLIB_FULL}
 METHODS = [("udc", "udc", {}), ("udc-ri", "udc", {"start": "random-insertion"}),
@@ -127,6 +129,10 @@ def _suites(protocol: str, want: list[str]) -> list[tuple[str, list, float, str]
         known = _known("tsplib")
         out.append(("TSPLIB-LK", [(n, read_instance(DATA / "tsplib" / f"{n}.tsp"), known[n])
                                   for n in TSPLIB_LK], T, "elkai"))
+    if "tsplib-big" in want:
+        known = _known("tsplib")
+        out.append(("TSPLIB-big", [(n, read_instance(DATA / "tsplib" / f"{n}.tsp"), known[n])
+                                   for n in TSPLIB_BIG], 600.0, "elkai"))
     for suite, label, files in (("cvrplib", "CVRPLIB-X", CVRPLIB[protocol]),
                                 ("cvrplib-big", "CVRPLIB-big", CVRPLIB_BIG)):
         if suite in want:
@@ -273,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full", action="store_true", help="issue protocol")
     p.add_argument("--suites", default="tsp1000,tsp10000,cvrp1000,tsplib,cvrplib",
                    help="comma-separated: tsp1000, tsp10000, cvrp1000, tsplib, cvrplib, tsplib-lk, "
+                        "tsplib-big, "
                         "cvrplib-big")
     p.add_argument("--no-ortools", action="store_true")
     p.add_argument("--instances", type=int, default=None, help="cap on instances per suite")

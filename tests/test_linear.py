@@ -101,11 +101,27 @@ def test_ic0_is_exact_cholesky_on_a_tridiagonal_matrix():
     A = sp.diags([-np.ones(n - 1), 2.5 * np.ones(n), -np.ones(n - 1)], [-1, 0, 1], format="csr")
     from solvers.linear.precond import ic0
 
-    M = ic0(A)
+    M = ic0(A, "double")
     b = np.random.default_rng(1).standard_normal(n)
     np.testing.assert_allclose(M(b), np.linalg.solve(A.toarray(), b), rtol=1e-10)
-    r = solve(LinearSystem(A, b), "pcg-ic", tol=1e-10)
+    r = solve(LinearSystem(A, b), "pcg-ic", tol=1e-10, precision="double")
     assert r.iterations == 1
+    # the float32 factor is exact to float32 rounding, and CG (float64) still reaches 1e-10
+    np.testing.assert_allclose(ic0(A, "single")(b), np.linalg.solve(A.toarray(), b), rtol=1e-5)
+    r = solve(LinearSystem(A, b), "pcg-ic", tol=1e-10)
+    assert r.status == Status.CONVERGED and r.iterations <= 3
+
+
+def test_single_precision_ic0_takes_the_iterations_of_double_on_an_obstacle_grid():
+    """Mixed precision changes the preconditioner by rounding only: same iteration count to
+    within one, the same solution to the tolerance (the true residual is checked in float64)."""
+    p = obstacle_problem(n=48, coeff=True)
+    single = solve(p, "pcg-ic", tol=1e-9)
+    double = solve(p, "pcg-ic", tol=1e-9, precision="double")
+    assert single.status == double.status == Status.CONVERGED
+    assert abs(single.iterations - double.iterations) <= 1
+    res = np.linalg.norm(p.b - p.A @ single.solution) / np.linalg.norm(p.b)
+    assert res <= 1e-9
 
 
 def test_indefinite_matrix_gives_error_status_not_a_crash():
@@ -237,3 +253,19 @@ def test_flexible_pcg_with_a_fixed_preconditioner_takes_the_same_steps():
     assert plain.status == flex.status == Status.CONVERGED
     assert abs(plain.iterations - flex.iterations) <= 1
     np.testing.assert_allclose(flex.solution, plain.solution, rtol=1e-6, atol=1e-8 * np.abs(plain.solution).max())
+
+
+def test_direct_solve_refuses_a_grid_whose_lu_factor_cannot_fit(monkeypatch):
+    """The fill prediction is within 2x of SuperLU's actual factor on an unseen grid, and a
+    factor larger than the available memory is refused before the factorization."""
+    from solvers.linear import direct
+
+    p = obstacle_problem(n=96, seed=5)
+    lu = spla.splu(p.A.tocsc())
+    actual = direct.BYTES_PER_ENTRY * (lu.L.nnz + lu.U.nnz)
+    assert 0.5 <= direct.predicted_factor_bytes(p) / actual <= 2.0
+    monkeypatch.setattr(direct, "available_memory", lambda: actual / 10)
+    with pytest.raises(InvalidProblemError, match="GiB for its LU factor"):
+        solve(p, "direct")
+    monkeypatch.setattr(direct, "available_memory", lambda: actual * 10)
+    assert solve(p, "direct").status == Status.OPTIMAL

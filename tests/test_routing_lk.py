@@ -55,6 +55,35 @@ def test_lk_descent_and_kicks_keep_a_permutation_and_the_reported_length():
         assert lk.length <= desc + 1e-9  # the elite never gets longer
 
 
+def test_tour_merging_on_the_union_graph_never_loses_and_combines_two_local_optima():
+    """merge_trial: LK restricted to the edges of the best and the trial's tour. The result is a
+    tour of the union graph, no longer than the best, and on these seeds strictly shorter."""
+    problem = TSP.random(400, seed=11)
+    cand = neighbour_lists(problem, 8)
+    gained = 0
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        a = T.LKTour(problem, cand, rng.permutation(400))
+        a.descend()
+        b = T.LKTour(problem, cand, rng.permutation(400))
+        b.descend()
+        union, differ = T.union_candidates(a.elite, b.elite)
+        assert differ.size > 0
+        edges = {frozenset(e) for t in (a.elite, b.elite) for e in zip(t, np.roll(t, -1))}
+        assert all(frozenset((v, int(u))) in edges for v in range(400) for u in union[v])
+        if b.length < a.length:
+            a, b = b, a
+        best = a.length
+        a.best[:] = b.elite  # the trial's tour: the other local optimum
+        merged = T.merge_trial(a)
+        assert _is_perm(a.elite, 400) and np.all(a.pos[a.tour] == np.arange(400))
+        assert a.length == pytest.approx(problem.objective(a.elite), rel=1e-9)
+        assert a.length <= best + 1e-9
+        assert all(frozenset(e) in edges for e in zip(a.elite, np.roll(a.elite, -1)))
+        gained += merged
+    assert gained >= 2
+
+
 def test_lk_descent_with_full_candidates_is_2opt_optimal():
     problem = TSP.random(120, seed=4)
     lk = T.LKTour(problem, neighbour_lists(problem, 119), np.random.default_rng(5).permutation(120))

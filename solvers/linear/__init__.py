@@ -93,7 +93,10 @@ METHODS = [
         name="pcg-ic",
         problems=("LinearSystem",),
         target="solvers.linear.pcg:solve_pcg_ic",
-        options=_KRYLOV,
+        options=_KRYLOV + (Option("precision", str, "single", "IC(0) factor as stored for the "
+                                  "triangular solves: single (float32, the default: 15-25 % faster "
+                                  "from 1024² / 128³, benchmarks/results/scale.md) or double; CG "
+                                  "itself stays float64", choices=("single", "double")),),
         description="CG preconditioned with incomplete Cholesky IC(0) (numba)",
         default_rank=_rank_pcg_ic,
         history_label=LABEL,

@@ -96,11 +96,12 @@ def solve_cg(problem: LinearSystem, ctx: SolveContext, *, tol: float, max_iter: 
 
 
 def solve_pcg_ic(problem: LinearSystem, ctx: SolveContext, *, tol: float, max_iter: int | None,
-                 x0: np.ndarray | None) -> Result:
-    """CG preconditioned with the incomplete Cholesky factorization IC(0)."""
+                 x0: np.ndarray | None, precision: str) -> Result:
+    """CG preconditioned with the incomplete Cholesky factorization IC(0), its factor stored
+    in ``precision`` (mixed precision: the recurrence stays float64)."""
     t0 = time.perf_counter()
     try:
-        M = ic0(problem.A)
+        M = ic0(problem.A, precision)
     except ValueError as exc:
         return ctx.result(status=Status.ERROR, message=str(exc), stats={"residuals": []})
     stats = {"setup_time": time.perf_counter() - t0, "network_time": 0.0}

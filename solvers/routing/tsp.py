@@ -29,9 +29,14 @@ DEPTH = 10
 TEMP = 0.03
 #: share of double bridges over the whole tour (the rest stay inside WINDOW positions)
 GLOBAL_SHARE = 0.2
-#: kicks without a new best tour that end a trial, per node; accepted kicks of the walk to the next
-STALL_PER_NODE = 10
-WALK_PER_NODE = 0.02
+#: kicks without a new best tour that end a trial, per node (at least 2000), and accepted kicks of
+#: the walk to the next one: 10 / 0.02 before; 2 / 0.1 took the mean gap at LKH-3's idle RUNS=1 time
+#: from 0.298 to 0.128 % (0.112 % with MERGE) on pr1002, pcb1173, rl1304, d1291, seeds 4-9
+#: (benchmarks/results/routing_lk.md)
+STALL_PER_NODE = 2
+WALK_PER_NODE = 0.1
+#: merge each trial's tour with the best one before walking to the next trial (merge_trial)
+MERGE = True
 #: positions spanned by a double-bridge kick
 WINDOW = 50
 #: α candidates per node (LKH's default)
@@ -136,6 +141,10 @@ def run_ils(lk: LKTour, ctx: SolveContext, kicks: int | None, record: bool = Tru
             since = 0
             if record:
                 ctx.record(lk.length, iteration=start_done + done, incumbent=lk.elite.copy())
+        if since >= stall and MERGE and merge_trial(lk):  # the trial's tour merged with the best
+            since = 0
+            if record:
+                ctx.record(lk.length, iteration=start_done + done, incumbent=lk.elite.copy())
         if since >= stall:  # a new trial: walk away from the current basin
             temp = lk.temp
             lk.temp = 1e300
@@ -154,6 +163,41 @@ def run_ils(lk: LKTour, ctx: SolveContext, kicks: int | None, record: bool = Tru
         if left is not None and dt > 0 and chunk * dt / max(todo, 1) > left:
             chunk = max(1, int(left / (dt / max(todo, 1))))
     return done
+
+
+def union_candidates(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Candidates of the union graph of tours ``a`` and ``b`` (each node's two tour neighbours
+    in each; a shared edge appears twice), and the nodes whose neighbours differ between them."""
+    ends = []
+    for t in (a, b):
+        e = np.empty((t.size, 2), dtype=np.int64)
+        e[t, 0] = np.roll(t, -1)
+        e[t, 1] = np.roll(t, 1)
+        e.sort(axis=1)
+        ends.append(e)
+    differ = np.flatnonzero(np.any(ends[0] != ends[1], axis=1))
+    return np.ascontiguousarray(np.hstack(ends)), differ
+
+
+def merge_trial(lk: LKTour) -> bool:
+    """Tour merging at the end of a trial (LKH's MERGE_TOUR by LK on the union graph): the LK +
+    Or-opt descent from the best tour with candidates restricted to the edges of the best and
+    the trial's tour, from the nodes where they differ. A shorter tour becomes the best and the
+    chain's current tour (True)."""
+    nb, differ = union_candidates(lk.elite, lk.best)
+    if differ.size == 0 or np.array_equal(lk.elite, lk.best):
+        return False
+    m = LKTour(lk.problem, nb, lk.elite, lk.depth, coords=lk.coords, matrix=lk.matrix)
+    m.state[0] = lk.state[0]
+    m.descend(differ)
+    if not m.length < lk.length - 1e-9:
+        return False
+    lk.elite[:] = m.elite
+    lk.tour[:] = m.elite
+    lk.best[:] = m.elite
+    lk.pos[lk.tour] = np.arange(lk.tour.size)
+    lk.length = lk.current = m.length
+    return True
 
 
 def _warm_lk() -> None:
