@@ -2,6 +2,7 @@
 crossover question; recorded in benchmarks/results/routing_lk.md).
 
     python -m benchmarks.routing_default 10000 60
+    python -m benchmarks.routing_default 100000 300 local-search,udc   # methods (default: both)
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     n, limit = int(argv[0]), float(argv[1])
     p = TSP(np.random.default_rng(7).random((n, 2)), edge_weight_type="EUC")
     warm = TSP(np.random.default_rng(1).random((200, 2)), edge_weight_type="EUC")
-    solve(warm, method="local-search", time_limit=40)  # kernels compiled / loaded outside the timing
+    methods = argv[2].split(",") if len(argv) > 2 else ["local-search", "udc"]
+    for method in methods:  # kernels compiled / loaded outside the timing
+        solve(warm, method=method, time_limit=5)
     bhh = 0.7124 * np.sqrt(n)
-    for method in ("local-search", "udc"):
+    for method in methods:
         r = solve(p, method=method, time_limit=limit, seed=0)
         print(n, method, limit, f"{100 * (r.objective / bhh - 1):.2f} % above BHH", f"{r.runtime:.1f} s",
               flush=True)

@@ -94,9 +94,9 @@ METHODS = [
         problems=("LinearSystem",),
         target="solvers.linear.pcg:solve_pcg_ic",
         options=_KRYLOV + (Option("precision", str, "single", "IC(0) factor as stored for the "
-                                  "triangular solves: single (float32, the default: 15-25 % faster "
-                                  "from 1024² / 128³, benchmarks/results/scale.md) or double; CG "
-                                  "itself stays float64", choices=("single", "double")),),
+                                  "triangular solves: single (float32, the default: 5-17 % faster "
+                                  "at 1024²-2048², even at 128³, half the factor's memory; "
+                                  "benchmarks/results/scale.md) or double; CG stays float64", choices=("single", "double")),),
         description="CG preconditioned with incomplete Cholesky IC(0) (numba)",
         default_rank=_rank_pcg_ic,
         history_label=LABEL,
