@@ -96,7 +96,8 @@ METHODS = [
         options=_KRYLOV + (Option("precision", str, "single", "IC(0) factor as stored for the "
                                   "triangular solves: single (float32, the default: 5-17 % faster "
                                   "at 1024²-2048², even at 128³, half the factor's memory; "
-                                  "benchmarks/results/scale.md) or double; CG stays float64", choices=("single", "double")),),
+                                  "benchmarks/results/scale.md) or double; CG stays float64",
+                                  choices=("single", "double")),),
         description="CG preconditioned with incomplete Cholesky IC(0) (numba)",
         default_rank=_rank_pcg_ic,
         history_label=LABEL,
