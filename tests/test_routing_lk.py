@@ -84,6 +84,19 @@ def test_tour_merging_on_the_union_graph_never_loses_and_combines_two_local_opti
     assert gained >= 2
 
 
+def test_alpha_past_its_share_of_the_limit_falls_back_to_quadrant_candidates(monkeypatch):
+    """The α pass runs under a deadline: past ALPHA_SHARE of the time left the search goes on
+    with the quadrant candidates and still keeps its limit (clustered 100k: α took 52 s)."""
+    problem = TSP.random(3000, seed=2)
+    solve(problem, "local-search", time_limit=1.0, seed=0)  # kernels loaded
+    monkeypatch.setattr(T, "ALPHA_SHARE", 1e-9)
+    t = time.perf_counter()
+    r = solve(problem, "local-search", time_limit=2.0, seed=0)
+    assert time.perf_counter() - t <= 2.0 * 1.1 + 1.0
+    assert r.stats["candidates"] == "quadrant" and "alpha_timeout" in r.stats
+    assert _is_perm(r.solution, 3000) and r.objective < 1.2 * 0.7124 * np.sqrt(3000)
+
+
 def test_lk_descent_with_full_candidates_is_2opt_optimal():
     problem = TSP.random(120, seed=4)
     lk = T.LKTour(problem, neighbour_lists(problem, 119), np.random.default_rng(5).permutation(120))

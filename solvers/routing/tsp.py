@@ -285,6 +285,35 @@ def _wait_for_lk(problem: TSP, ctx: SolveContext, cand: np.ndarray, start: np.nd
     return tour, True
 
 
+#: share of the time left that the ascent + α may take in all, with a time limit; past it the
+#: search goes on with the quadrant candidates (the α pass of a clustered 100k instance took 52 s
+#: in one kernel call, benchmarks/results/scale.md)
+ALPHA_SHARE = 0.4
+
+
+def _alpha_within(problem: TSP, iters: int | None, graph: tuple, ctx: SolveContext
+                  ) -> tuple[np.ndarray | None, float, dict]:
+    """:func:`alpha_candidates` with a deadline: without a time limit, a direct call; with one,
+    in a daemon thread (the kernels release the GIL) that this call leaves running when it is
+    not done within ALPHA_SHARE of the time left (or at a stop): then (None, -inf, stats)."""
+    if ctx.time_limit is None:
+        return alpha_candidates(problem, ALPHA_K, max_iter=iters, graph=graph, stop=ctx.should_stop)
+    box: dict = {}
+    deadline = ctx.elapsed() + ALPHA_SHARE * max(ctx.remaining(), 0.0)
+
+    def run() -> None:
+        box["out"] = alpha_candidates(problem, ALPHA_K, max_iter=iters, graph=graph,
+                                      stop=ctx.should_stop)
+
+    worker = threading.Thread(target=run, daemon=True, name="optbox-alpha")
+    worker.start()
+    while worker.is_alive() and ctx.elapsed() < deadline and not ctx.should_stop():
+        worker.join(0.01)
+    if "out" in box:
+        return box["out"]
+    return None, -np.inf, {"alpha_timeout": round(ctx.elapsed(), 2)}
+
+
 def solve_tsp(problem: TSP, ctx: SolveContext, neighbours: int, kicks: int | None,
               candidates: str) -> tuple[np.ndarray, int, dict]:
     """α-nearness (or nearest-neighbour) candidates, a greedy-edge start, LK + Or-opt descent,
@@ -316,8 +345,7 @@ def solve_tsp(problem: TSP, ctx: SolveContext, neighbours: int, kicks: int | Non
                                np.zeros(n), 1.0)
                 per_tree = max((time.perf_counter() - t) / 20, 1e-6)
             iters = max(20, int(ASCENT_SHARE * max(limit - ctx.elapsed(), 0.0) / per_tree))
-        cand, bound, st = alpha_candidates(problem, ALPHA_K, max_iter=iters, graph=graph,
-                                           stop=ctx.should_stop)
+        cand, bound, st = _alpha_within(problem, iters, graph, ctx)
         stats.update(st)
         if cand is not None:
             stats["lower_bound"] = bound
