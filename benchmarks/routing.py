@@ -121,18 +121,13 @@ def _suites(protocol: str, want: list[str]) -> list[tuple[str, list, float, str]
         out.append(("CVRP1000", [(f"c1000-s{s}", CVRP.random(1000, seed=s, capacity=200), None)
                                  for s in range(8 if full else 1 if quick else 2)],
                     T if quick else 20.0, "pyvrp"))
-    if "tsplib" in want:
-        known = _known("tsplib")
-        out.append(("TSPLIB", [(n, read_instance(DATA / "tsplib" / f"{n}.tsp"), known[n])
-                               for n in TSPLIB[protocol]], T, "elkai"))
-    if "tsplib-lk" in want:
-        known = _known("tsplib")
-        out.append(("TSPLIB-LK", [(n, read_instance(DATA / "tsplib" / f"{n}.tsp"), known[n])
-                                  for n in TSPLIB_LK], T, "elkai"))
-    if "tsplib-big" in want:
-        known = _known("tsplib")
-        out.append(("TSPLIB-big", [(n, read_instance(DATA / "tsplib" / f"{n}.tsp"), known[n])
-                                   for n in TSPLIB_BIG], 600.0, "elkai"))
+    for suite, label, files, seconds in (("tsplib", "TSPLIB", TSPLIB[protocol], T),
+                                         ("tsplib-lk", "TSPLIB-LK", TSPLIB_LK, T),
+                                         ("tsplib-big", "TSPLIB-big", TSPLIB_BIG, 600.0)):
+        if suite in want:
+            known = _known("tsplib")
+            out.append((label, [(n, read_instance(DATA / "tsplib" / f"{n}.tsp"), known[n])
+                                for n in files], seconds, "elkai"))
     for suite, label, files in (("cvrplib", "CVRPLIB-X", CVRPLIB[protocol]),
                                 ("cvrplib-big", "CVRPLIB-big", CVRPLIB_BIG)):
         if suite in want:

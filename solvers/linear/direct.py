@@ -51,8 +51,8 @@ def solve_direct(problem: LinearSystem, ctx: SolveContext) -> Result:
     residual ``‖b − Ax‖ / ‖b‖`` of the solution. A grid problem whose predicted factor
     (:func:`predicted_factor_bytes`) does not fit the available memory is refused before the
     factorization starts (``InvalidProblemError``)."""
-    need, have = predicted_factor_bytes(problem), available_memory()
-    if need is not None and need > have:
+    need = predicted_factor_bytes(problem)
+    if need is not None and need > (have := available_memory()):
         raise InvalidProblemError(
             f"the direct solve of this {len(problem.grid.shape)}-D grid system ({problem.size:,} "
             f"unknowns) needs about {need / 2**30:,.1f} GiB for its LU factor, "

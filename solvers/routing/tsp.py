@@ -43,6 +43,10 @@ WINDOW = 50
 ALPHA_K = 5
 #: share of the time limit the Held–Karp ascent may take
 ASCENT_SHARE = 0.2
+#: share of the time left that the ascent + α may take in all, with a time limit; past it the
+#: search goes on with the quadrant candidates (the α pass of a clustered 100k instance took 52 s
+#: in one kernel call, benchmarks/results/scale.md)
+ALPHA_SHARE = 0.4
 #: a first call (ascent kernel not compiled yet) compiles it only from this time limit (s)
 ALPHA_COLD_LIMIT = 30.0
 #: candidates per node from the nearest + quadrant graph where α is not available (a first call)
@@ -137,11 +141,10 @@ def run_ils(lk: LKTour, ctx: SolveContext, kicks: int | None, record: bool = Tru
         lk.kicks(todo)
         done += todo
         since += todo
-        if lk.length < old - 1e-9:
-            since = 0
-            if record:
-                ctx.record(lk.length, iteration=start_done + done, incumbent=lk.elite.copy())
-        if since >= stall and MERGE and merge_trial(lk):  # the trial's tour merged with the best
+        improved = lk.length < old - 1e-9
+        if not improved and since >= stall and MERGE:  # the trial's tour merged with the best
+            improved = merge_trial(lk)
+        if improved:
             since = 0
             if record:
                 ctx.record(lk.length, iteration=start_done + done, incumbent=lk.elite.copy())
@@ -185,7 +188,7 @@ def merge_trial(lk: LKTour) -> bool:
     the trial's tour, from the nodes where they differ. A shorter tour becomes the best and the
     chain's current tour (True)."""
     nb, differ = union_candidates(lk.elite, lk.best)
-    if differ.size == 0 or np.array_equal(lk.elite, lk.best):
+    if differ.size == 0:
         return False
     m = LKTour(lk.problem, nb, lk.elite, lk.depth, coords=lk.coords, matrix=lk.matrix)
     m.state[0] = lk.state[0]
@@ -213,18 +216,18 @@ def _warm_alpha() -> None:
     alpha_candidates(TSP.random(9, seed=0), ALPHA_K, max_iter=2)
 
 
-def _background(fn) -> threading.Thread:
+def _background(fn, daemon: bool = False) -> threading.Thread:
     """Run ``fn`` in a thread (numba compiles there while the caller waits or searches with
-    kernels that release the GIL); errors surface when the kernel is next called. Not a daemon:
-    a process that ends first waits for the compilation, so that the on-disk cache is written
-    and the next process starts warm."""
+    kernels that release the GIL); errors surface when the kernel is next called. Not a daemon
+    by default: a process that ends first waits for the compilation, so that the on-disk cache
+    is written and the next process starts warm (``daemon=True``: work a process may drop)."""
     def run() -> None:
         try:
             fn()
         except Exception:  # noqa: BLE001 - the solve calls the kernel itself and raises there
             pass
 
-    t = threading.Thread(target=run, daemon=False, name=f"optbox-numba-{fn.__name__}")
+    t = threading.Thread(target=run, daemon=daemon, name=f"optbox-{fn.__name__}")
     t.start()
     return t
 
@@ -285,12 +288,6 @@ def _wait_for_lk(problem: TSP, ctx: SolveContext, cand: np.ndarray, start: np.nd
     return tour, True
 
 
-#: share of the time left that the ascent + α may take in all, with a time limit; past it the
-#: search goes on with the quadrant candidates (the α pass of a clustered 100k instance took 52 s
-#: in one kernel call, benchmarks/results/scale.md)
-ALPHA_SHARE = 0.4
-
-
 def _alpha_within(problem: TSP, iters: int | None, graph: tuple, ctx: SolveContext
                   ) -> tuple[np.ndarray | None, float, dict]:
     """:func:`alpha_candidates` with a deadline: without a time limit, a direct call; with one,
@@ -302,13 +299,17 @@ def _alpha_within(problem: TSP, iters: int | None, graph: tuple, ctx: SolveConte
     deadline = ctx.elapsed() + ALPHA_SHARE * max(ctx.remaining(), 0.0)
 
     def run() -> None:
-        box["out"] = alpha_candidates(problem, ALPHA_K, max_iter=iters, graph=graph,
-                                      stop=ctx.should_stop)
+        try:
+            box["out"] = alpha_candidates(problem, ALPHA_K, max_iter=iters, graph=graph,
+                                          stop=ctx.should_stop)
+        except Exception as exc:  # noqa: BLE001 - raised again in the caller below
+            box["error"] = exc
 
-    worker = threading.Thread(target=run, daemon=True, name="optbox-alpha")
-    worker.start()
+    worker = _background(run, daemon=True)
     while worker.is_alive() and ctx.elapsed() < deadline and not ctx.should_stop():
         worker.join(0.01)
+    if "error" in box:
+        raise box["error"]
     if "out" in box:
         return box["out"]
     return None, -np.inf, {"alpha_timeout": round(ctx.elapsed(), 2)}
